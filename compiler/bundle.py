@@ -1,0 +1,122 @@
+"""Step 4 of the pipeline: the OPA bundle, byte-identical for identical input.
+
+Entries are sorted, owners and timestamps fixed, JSON canonical (sorted keys), and the
+gzip header carries no name and no time. The file is written to a temporary name in the
+target directory and renamed into place, so a failed or interrupted build never leaves a
+partial bundle where OPA (or a CI upload step) would pick it up.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .compile import CompiledPolicy
+from .errors import UsageError
+
+REGO_VERSION = 1
+
+
+def canonical_json(value: Any) -> bytes:
+    return (json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def git_revision(repo_root: Path) -> str | None:
+    """The commit of the repository, with ``-dirty`` when its tree has changes."""
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", "-C", str(repo_root), *args], capture_output=True,
+                                  text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=normal", "--", ".")
+    return f"{commit}-dirty" if status else commit
+
+
+def content_revision(compiled: CompiledPolicy) -> str:
+    """A revision for repositories outside git: a digest of what the bundle holds."""
+    digest = hashlib.sha256()
+    for path, source in sorted(compiled.modules.items()):
+        digest.update(path.encode() + b"\0" + source.encode() + b"\0")
+    config = {k: v for k, v in compiled.config.items() if k != "revision"}
+    digest.update(canonical_json(config))
+    return "sha256-" + digest.hexdigest()[:16]
+
+
+def manifest(compiled: CompiledPolicy) -> dict[str, Any]:
+    return {
+        "revision": compiled.config["revision"],
+        "roots": [compiled.root],
+        "rego_version": REGO_VERSION,
+        "metadata": {"identity": compiled.identity, "generator": "policypacks"},
+    }
+
+
+def bundle_files(compiled: CompiledPolicy) -> dict[str, bytes]:
+    """Every file of the bundle: path -> bytes."""
+    files = {".manifest": canonical_json(manifest(compiled)),
+             f"{compiled.root}/config/data.json": canonical_json(compiled.config)}
+    files.update({path: source.encode() for path, source in compiled.modules.items()})
+    return files
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(files):
+            info = tarfile.TarInfo(name="/" + path.lstrip("/"))
+            info.size = len(files[path])
+            info.mtime = 0
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(files[path]))
+    packed = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0, compresslevel=9) as gz:
+        gz.write(raw.getvalue())
+    return packed.getvalue()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path = path.resolve()
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; give the bundle's file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bundle(compiled: CompiledPolicy, path: Path) -> bytes:
+    data = tar_bytes(bundle_files(compiled))
+    write_atomically(path, data)
+    return data
+
+
+def write_tree(compiled: CompiledPolicy, directory: Path) -> None:
+    """The bundle's files as a directory tree (for `opa check` / `opa test`)."""
+    for rel, data in bundle_files(compiled).items():
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)

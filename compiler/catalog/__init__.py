@@ -1,0 +1,78 @@
+"""The rule catalog: every rule type of SPEC section 4, one module each.
+
+A rule type is a unit. Its module here holds the parameter schema, the conflict key,
+the compilation of parameters into the data its Rego reads, its documentation and its
+table of allowed/blocked examples; its fixed Rego lives in
+``rego_templates/rules/<type>.rego.j2`` and its docs page in ``docs/rules/<type>.md``
+(generated from this module by ``scripts/gen_docs.py``). ``tests/test_registry.py``
+fails when any part is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ..schema import Field
+
+
+class Example(NamedTuple):
+    """One row of a rule type's table: parameters, the input, and what must happen.
+
+    ``expect`` is ``violated`` or ``ok``. ``obligations`` (optional) is the exact list
+    the decision must carry. ``input`` is the whole input minus ``agent``.
+    """
+
+    name: str
+    params: Mapping[str, Any]
+    input: Mapping[str, Any]
+    expect: str
+    obligations: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """What a rule's compilation may need beyond its own parameters."""
+
+    internal_domains: list[str]
+
+
+def _no_data(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
+    return {}
+
+
+def _own_key(params: dict[str, Any]) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class RuleType:
+    name: str
+    summary: str  # one line: what the rule guards
+    violated_when: str  # SPEC section 4's "violated when", in words
+    params: Mapping[str, Field]
+    examples: list[Example]
+    # The conflict key of SPEC section 3; None means "own" (conflicts only via `key`).
+    conflict_key: Callable[[dict[str, Any]], str | None] = _own_key
+    # Extra, precomputed fields the Rego template reads besides the parameters.
+    compile: Callable[[dict[str, Any], CompileContext], dict[str, Any]] = _no_data
+    notes: str = ""  # further documentation (markdown)
+    doc_params: Mapping[str, str] = field(default_factory=dict)  # parameter -> meaning
+
+
+_registry: dict[str, RuleType] = {}
+
+
+def rule_types() -> dict[str, RuleType]:
+    """Every rule type, by name; discovered from the modules of this package."""
+    if not _registry:
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+            if info.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            rule_type: RuleType = module.RULE_TYPE
+            _registry[rule_type.name] = rule_type
+    return _registry

@@ -1,0 +1,39 @@
+"""Pieces several rule types share: parameter checks and pattern building."""
+
+from __future__ import annotations
+
+import re
+
+from ..schema import Field, ListOf, Number, Str
+
+# RE2's metacharacters (Go's regexp.QuoteMeta escapes exactly these).
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+ACTION_TYPE = Str(non_empty=True)
+
+
+def quote_meta(literal: str) -> str:
+    """Escape a literal so RE2 matches it character for character."""
+    return _RE2_SPECIAL.sub(r"\\\1", literal)
+
+
+def word_pattern(literal: str) -> str:
+    """Whole-word, case-insensitive RE2 pattern for a literal keyword or term (SPEC 4)."""
+    return rf"(?i)\b{quote_meta(literal)}\b"
+
+
+def actions_field(default: list[str] | None = None) -> Field:
+    """``actions``: the action types a rule applies to (absent: the type's default)."""
+    return Field(ListOf(ACTION_TYPE), default=default)
+
+
+def lower_all(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [v.lower() for v in values]
+
+
+def domains(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [v.lower().strip(".") for v in values]
+
+
+NON_NEGATIVE = Number(minimum=0)
+COUNT = Number(minimum=0, integer=True)

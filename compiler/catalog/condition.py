@@ -1,0 +1,81 @@
+"""condition: a free-form rule over any input field ("no refunds over $100")."""
+
+from . import Example, RuleType
+from ..conditions import check_condition, condition_dnf
+from ..schema import Check, Field
+
+
+class ConditionCheck(Check):
+    label = "a condition"
+
+    def __call__(self, value, ctx):  # type: ignore[no-untyped-def]
+        return check_condition(value, ctx)
+
+
+CONDITION = ConditionCheck()
+
+RULE_TYPE = RuleType(
+    name="condition",
+    summary="Block (or escalate, or warn about) any action a condition describes.",
+    violated_when="the `when` condition holds.",
+    params={"when": Field(CONDITION, required=True)},
+    doc_params={"when": "a condition (see the condition language below)"},
+    compile=lambda params, ctx: {"when": condition_dnf(params["when"])},
+    notes="""\
+Give the rule a `message`: it is what the agent and the audit trail see.
+
+### The condition language
+
+`{all: [c, ...]}`, `{any: [c, ...]}`, `{not: c}`, or a leaf `{field: PATH, OP: VALUE}`.
+PATH is a dotted path under `input` (`action.amount`, `action.data.region`); its
+segments are letters, digits and `_`. OP is one of `equals`, `not_equals`, `gt`,
+`gte`, `lt`, `lte`, `in`, `not_in`, `contains` (substring of a string, member of an
+array), `matches` (RE2), `starts_with`, `ends_with`, `exists` (true/false). Every
+operator except `exists` is false when the field is missing, so `not` of a leaf is
+true then.
+
+The compiler rewrites the condition into disjunctive normal form and ships it as data;
+one fixed Rego function evaluates it.""",
+    examples=[
+        Example("refund over $100",
+                {"when": {"all": [{"field": "action.type", "equals": "refund"},
+                                  {"field": "action.amount", "gt": 100}]}},
+                {"action": {"type": "refund", "amount": 150}}, "violated"),
+        Example("refund of exactly $100",
+                {"when": {"all": [{"field": "action.type", "equals": "refund"},
+                                  {"field": "action.amount", "gt": 100}]}},
+                {"action": {"type": "refund", "amount": 100}}, "ok"),
+        Example("missing field makes a leaf false",
+                {"when": {"field": "action.amount", "gt": 100}},
+                {"action": {"type": "refund"}}, "ok"),
+        Example("not of a missing field holds",
+                {"when": {"not": {"field": "action.amount", "gt": 100}}},
+                {"action": {"type": "refund"}}, "violated"),
+        Example("exists false",
+                {"when": {"field": "action.data.purpose", "exists": False}},
+                {"action": {"type": "store_data", "data": {}}}, "violated"),
+        Example("any of in / matches",
+                {"when": {"any": [{"field": "action.data.region", "in": ["cn", "ru"]},
+                                  {"field": "action.api", "matches": "^admin\\."}]}},
+                {"action": {"type": "api_call", "api": "admin.users"}}, "violated"),
+        Example("contains on an array",
+                {"when": {"field": "action.content.topics", "contains": "legal"}},
+                {"action": {"type": "send_email", "content": {"topics": ["legal"]}}},
+                "violated"),
+        Example("contains on a string",
+                {"when": {"field": "action.content.text", "contains": "refund"}},
+                {"action": {"type": "send_email", "content": {"text": "no refunds"}}},
+                "violated"),
+        Example("not_in with a missing field is false",
+                {"when": {"field": "action.data.region", "not_in": ["eu"]}},
+                {"action": {"type": "export_data"}}, "ok"),
+        Example("starts_with and ends_with",
+                {"when": {"all": [{"field": "action.api", "starts_with": "crm."},
+                                  {"field": "action.api", "ends_with": ".delete"}]}},
+                {"action": {"type": "api_call", "api": "crm.contacts.delete"}}, "violated"),
+        Example("not over any",
+                {"when": {"not": {"any": [{"field": "action.type", "equals": "a"},
+                                          {"field": "action.type", "equals": "b"}]}}},
+                {"action": {"type": "b"}}, "ok"),
+    ],
+)

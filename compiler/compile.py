@@ -1,0 +1,138 @@
+"""Step 3 of the pipeline: turn a validated repository into Rego modules plus data.
+
+The Rego is fixed (one module per concern and per rule type, rendered for the
+identity's package); the repository becomes one data document, ``config``, that those
+modules read. Indexes in it (``scope_all``, ``scoped`` by agent, rules by type and pack)
+let a decision visit only the packs of the agent that asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import CompileContext, rule_types
+from .model import Pack, Repository, Rule
+from .render import package_segment, render, template_names
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    identity: str
+    root: str  # bundle root, e.g. "policypacks/acme"
+    modules: dict[str, str]  # bundle path -> Rego source
+    config: dict[str, Any]  # the data document at <root>/config
+
+    @property
+    def query_prefix(self) -> str:
+        return "data." + self.root.replace("/", ".")
+
+
+def bundle_root(identity_id: str) -> str:
+    return f"policypacks/{package_segment(identity_id)}"
+
+
+def compile_repository(repo: Repository, revision: str) -> CompiledPolicy:
+    root = bundle_root(repo.identity.id)
+    return CompiledPolicy(repo.identity.id, root, render_modules(repo.identity.id, root),
+                          build_config(repo, revision))
+
+
+def render_modules(identity_id: str, root: str) -> dict[str, str]:
+    """Every module of the bundle, at a path that mirrors its package (Regal's
+    directory-package-mismatch rule), e.g. rules/pii/pii.rego for ``rules.pii``."""
+    modules = {f"{root}/main.rego": render("core/main.rego.j2", identity_id)}
+    for name in template_names("core"):
+        stem = name.removeprefix("core/").removesuffix(".rego.j2")
+        if stem == "main":
+            continue
+        folder = stem if stem == "precedence" else f"lib/{stem}"
+        modules[f"{root}/{folder}/{stem}.rego"] = render(name, identity_id)
+    for type_name in sorted(rule_types()):
+        modules[f"{root}/rules/{type_name}/{type_name}.rego"] = render(
+            f"rules/{type_name}.rego.j2", identity_id)
+    return modules
+
+
+def build_config(repo: Repository, revision: str) -> dict[str, Any]:
+    identity = repo.identity
+    ctx = CompileContext(internal_domains=identity.internal_domains)
+    scoped: dict[str, list[str]] = {}
+    for pack in repo.packs.values():
+        if isinstance(pack.scope, list):
+            for agent_id in pack.scope:
+                scoped.setdefault(agent_id, []).append(pack.id)
+    rules_by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for pack in repo.packs.values():
+        for order, rule in enumerate(pack.rules):
+            compiled = _rule_data(rule, order, ctx)
+            rules_by_type.setdefault(rule.type, {}).setdefault(pack.id, []).append(compiled)
+    return {
+        "revision": revision,
+        "identity": {
+            "id": identity.id,
+            "name": identity.name,
+            "precedence": identity.precedence,
+            "allow_agent_overrides": identity.allow_agent_overrides,
+            "unknown_agents": identity.unknown_agents,
+            "internal_domains": identity.internal_domains,
+            "escalation": {
+                "approvers": identity.escalation.approvers,
+                "timeout_seconds": identity.escalation.timeout_seconds,
+                "fallback": identity.escalation.fallback,
+            },
+        },
+        "agents": {agent.id: _agent_data(agent) for agent in repo.agents.values()},
+        "scope_all": sorted(p.id for p in repo.packs.values() if p.scope == "all"),
+        "scoped": {agent_id: sorted(ids) for agent_id, ids in scoped.items()},
+        "packs": {pack.id: _pack_data(pack) for pack in repo.packs.values()},
+        "rules": rules_by_type,
+    }
+
+
+def _agent_data(agent: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": agent.name,
+        "packs": {a.pack: ({"enforcement": a.enforcement} if a.enforcement else {})
+                  for a in agent.packs},
+    }
+    if agent.precedence:
+        data["precedence"] = agent.precedence
+    return data
+
+
+def conflict_key(rule: Rule) -> str | None:
+    """The explicit ``key``, else the type's key (SPEC sections 3 and 4), else None."""
+    if rule.key is not None:
+        return rule.key
+    return rule_types()[rule.type].conflict_key(rule.params)
+
+
+def _pack_data(pack: Pack) -> dict[str, Any]:
+    rules = {}
+    for order, rule in enumerate(pack.rules):
+        entry: dict[str, Any] = {"type": rule.type, "order": order, "key": conflict_key(rule),
+                                 "params": rule.params}
+        if rule.enforcement:
+            entry["enforcement"] = rule.enforcement
+        if rule.message:
+            entry["message"] = rule.message
+        rules[rule.id] = entry
+    return {
+        "name": pack.name,
+        "category": pack.category,
+        "enforcement": pack.enforcement,
+        "overridable": pack.overridable,
+        "rules": rules,
+    }
+
+
+def _rule_data(rule: Rule, order: int, ctx: CompileContext) -> dict[str, Any]:
+    """What a rule type's Rego reads: every declared parameter (null when absent), then
+    the type's precomputed fields (escaped patterns, normalised domains...)."""
+    rule_type = rule_types()[rule.type]
+    data: dict[str, Any] = {name: None for name in rule_type.params}
+    data.update(rule.params)
+    data.update(rule_type.compile(rule.params, ctx))
+    data.update({"id": rule.id, "order": order})
+    return data

@@ -1,0 +1,154 @@
+"""The condition language (``when:``): its schema, and its compilation to data.
+
+A condition is a tree of ``all`` / ``any`` / ``not`` over leaves
+``{field: PATH, OP: VALUE}``. Rego has no recursion, so instead of walking the tree in
+Rego the compiler rewrites it into disjunctive normal form -- a list of terms, each a
+list of (possibly negated) leaves -- and one fixed Rego function evaluates any such list
+(``lib/conditions``). A leaf is false when its field is missing (except ``exists``), and
+a negated leaf is simply its negation, so the rewrite keeps the meaning exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import Problems
+from .load import Document
+from .schema import MISSING, Ctx, describe, suggestion
+
+FIELD_PATH = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
+OPERATORS = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "not_in", "contains",
+             "matches", "starts_with", "ends_with", "exists")
+MAX_TERMS = 256
+
+Literal = dict[str, Any]  # {"field": [segments], "op": str, "value": Any, "negate": bool}
+Dnf = list[list[Literal]]
+
+
+def check_condition(value: Any, ctx: Ctx) -> Any:
+    """Validate a condition; return it as written (plain data), or MISSING."""
+    tree = _check_node(value, ctx)
+    if tree is MISSING:
+        return MISSING
+    terms = len(_to_dnf(tree, negate=False))
+    if terms > MAX_TERMS:
+        ctx.error(f"condition is too complex: {terms} alternatives once expanded "
+                  f"(at most {MAX_TERMS}); split it into several rules")
+        return MISSING
+    return json.loads(json.dumps(value))
+
+
+def condition_dnf(value: Any) -> Dnf:
+    """The DNF of a condition that ``check_condition`` accepted."""
+    problems = Problems()
+    doc = Document(Path("<condition>"), 0, value)
+    tree = _check_node(value, Ctx(doc, problems, [], 0))
+    if tree is MISSING or problems:
+        raise ValueError(f"condition was not validated: {problems.items}")
+    return _to_dnf(tree, negate=False)
+
+
+def _check_node(value: Any, ctx: Ctx) -> Any:
+    if not isinstance(value, dict) or not value:
+        ctx.error(f"expected a condition ({{all: [...]}}, {{any: [...]}}, {{not: ...}} or "
+                  f"{{field: PATH, OP: VALUE}}), got {describe(value)}")
+        return MISSING
+    keys = set(value)
+    for combinator in ("all", "any"):
+        if combinator in keys:
+            if keys != {combinator}:
+                ctx.error(f"'{combinator}' cannot be combined with other keys: "
+                          f"{', '.join(sorted(keys - {combinator}))}")
+                return MISSING
+            items = value[combinator]
+            sub = ctx.at(value, combinator)
+            if not isinstance(items, list):
+                sub.error(f"expected a list of conditions, got {describe(items)}")
+                return MISSING
+            children = [_check_node(item, sub.at(items, i)) for i, item in enumerate(items)]
+            return MISSING if MISSING in children else (combinator, children)
+    if "not" in keys:
+        if keys != {"not"}:
+            ctx.error("'not' cannot be combined with other keys")
+            return MISSING
+        child = _check_node(value["not"], ctx.at(value, "not"))
+        return MISSING if child is MISSING else ("not", child)
+    return _check_leaf(value, ctx)
+
+
+def _check_leaf(value: dict, ctx: Ctx) -> Any:
+    ok = True
+    path = value.get("field", MISSING)
+    if path is MISSING:
+        ctx.error("a condition needs 'field' (or one of all, any, not)")
+        ok = False
+    elif not isinstance(path, str) or not FIELD_PATH.match(path):
+        ctx.at(value, "field").error(
+            f"field path {describe(path)} is not valid: use dot-separated names of letters, "
+            "digits and '_' under input, such as action.amount")
+        ok = False
+    ops = [k for k in value if k != "field"]
+    unknown = [k for k in ops if k not in OPERATORS]
+    for key in unknown:
+
+        ctx.at(value, key).error(f"unknown condition operator {key!r}"
+                                 + suggestion(key, OPERATORS)
+                                 + f"; operators are {', '.join(OPERATORS)}")
+    known = [k for k in ops if k in OPERATORS]
+    if not unknown and len(known) != 1:
+        ctx.error("a condition leaf needs exactly one operator besides 'field', got "
+                  + (", ".join(known) if known else "none"))
+        return MISSING
+    if unknown or not ok:
+        return MISSING
+    op = known[0]
+    operand = _check_operand(op, value[op], ctx.at(value, op))
+    if operand is MISSING:
+        return MISSING
+    return ("leaf", {"field": path.split("."), "op": op, "value": operand})
+
+
+def _check_operand(op: str, operand: Any, ctx: Ctx) -> Any:
+    is_number = isinstance(operand, int | float) and not isinstance(operand, bool)
+    if op == "exists":
+        if not isinstance(operand, bool):
+            ctx.error(f"'exists' takes true or false, got {describe(operand)}")
+            return MISSING
+    elif op in ("in", "not_in"):
+        if not isinstance(operand, list):
+            ctx.error(f"'{op}' takes a list, got {describe(operand)}")
+            return MISSING
+    elif op in ("gt", "gte", "lt", "lte"):
+        if not (is_number or isinstance(operand, str)):
+            ctx.error(f"'{op}' takes a number (or a string), got {describe(operand)}")
+            return MISSING
+    elif op in ("matches", "starts_with", "ends_with"):
+        if not isinstance(operand, str):
+            ctx.error(f"'{op}' takes a string, got {describe(operand)}")
+            return MISSING
+        if op == "matches":
+            ctx.regexes.append((ctx.loc(), operand))
+    return operand
+
+
+def _to_dnf(node: Any, negate: bool) -> Dnf:
+    kind = node[0]
+    if kind == "leaf":
+        return [[{**node[1], "negate": negate}]]
+    if kind == "not":
+        return _to_dnf(node[1], not negate)
+    children = [_to_dnf(child, negate) for child in node[1]]
+    # De Morgan: a negated `all` is an `any` of negations, and the reverse.
+    conjunctive = (kind == "all") != negate
+    if not conjunctive:
+        return [term for child in children for term in child]
+    terms: Dnf = [[]]
+    for child in children:
+        terms = [left + right for left, right in itertools.product(terms, child)]
+        if len(terms) > MAX_TERMS:
+            return terms
+    return terms

@@ -1,0 +1,95 @@
+"""Errors a user can make, each with the place it was made.
+
+The CLI prints every :class:`PolicyError` as ``FILE:LINE: message`` and exits with the
+code the error class carries, so no user mistake ever ends in a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the thing checked failed: a test, an unreachable OPA
+EXIT_BAD_INPUT = 2  # the repository or the command line is wrong
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where something was written: a file, a 1-based line, and the field path in it."""
+
+    file: str
+    line: int = 0
+    field: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.location.field}: " if self.location.field else ""
+        return f"{self.location}: {where}{self.message}"
+
+
+class PolicyError(Exception):
+    """Base of every error the CLI reports without a traceback."""
+
+    exit_code = EXIT_FAILURE
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+class ValidationFailed(PolicyError):
+    """The repository is invalid; carries every problem found, sorted by place."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(set(problems))
+        super().__init__(f"{len(self.problems)} problem(s) in the policy repository")
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
+
+
+class UsageError(PolicyError):
+    """A bad command line or input file (not the repository)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class OpaError(PolicyError):
+    """OPA is missing, failed, or answered something we cannot use."""
+
+    exit_code = EXIT_FAILURE
+
+
+@dataclass
+class Problems:
+    """Collects problems during a pass; raise them all at once at the end."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, location: Location, message: str) -> None:
+        self.items.append(Problem(location, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """A path as the user should see it: relative to the cwd when it is below it."""
+    try:
+        return str(path.resolve().relative_to((base or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)

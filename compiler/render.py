@@ -1,0 +1,72 @@
+"""Rendering the fixed Rego templates for one identity.
+
+The templates are fixed modules: the only value they receive is the identity's package
+path, and that goes through :func:`rego_ref`, which JSON-encodes any segment that is not
+a plain Rego identifier. Everything a pack author writes travels as data instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+
+import jinja2
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REGO_KEYWORDS = frozenset({
+    "as", "contains", "data", "default", "else", "every", "false", "if", "import", "in",
+    "input", "not", "null", "package", "some", "true", "with",
+})
+
+
+def package_segment(identity_id: str) -> str:
+    """The identity's segment of the data path: its id with '-' as '_' (SPEC section 5)."""
+    return identity_id.replace("-", "_")
+
+
+def rego_ref(segments: list[str]) -> str:
+    """A Rego reference from path segments: ``a.b`` or, for other strings, ``a["b"]``."""
+    out = segments[0]
+    for segment in segments[1:]:
+        if IDENTIFIER.match(segment) and segment not in REGO_KEYWORDS:
+            out += f".{segment}"
+        else:
+            out += f"[{json.dumps(segment)}]"
+    return out
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["rego_ref"] = rego_ref
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return env
+
+
+def _load_template(name: str) -> str:
+    return resources.files("compiler.rego_templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def template_names(folder: str) -> list[str]:
+    root = resources.files("compiler.rego_templates").joinpath(folder)
+    return sorted(f"{folder}/{entry.name}" for entry in root.iterdir()
+                  if entry.name.endswith(".rego.j2"))
+
+
+def render(template: str, identity_id: str) -> str:
+    package = rego_ref(["policypacks", package_segment(identity_id)])
+    return environment().get_template(template).render(package=package)
+
+
+def regal_config(identity_id: str) -> str:
+    """Regal's configuration for linting this identity's generated bundle."""
+    package = rego_ref(["data", "policypacks", package_segment(identity_id)])
+    return environment().get_template("regal.yaml.j2").render(
+        config_ref=f"{package}.config", rules_ref=f"{package}.rules")
