@@ -21,6 +21,7 @@ from typing import Any
 
 from .compile import CompiledPolicy
 from .errors import UsageError
+from .opa import run
 
 REGO_VERSION = 1
 
@@ -108,8 +109,32 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def write_bundle(compiled: CompiledPolicy, path: Path) -> bytes:
-    data = tar_bytes(bundle_files(compiled))
+def sign_files(files: dict[str, bytes], key: Path, algorithm: str) -> bytes:
+    """``.signatures.json`` for the bundle, made by ``opa sign`` (OPA's own format).
+
+    RSA/ECDSA-PKCS1 and HMAC signatures are deterministic, so a signed bundle stays
+    byte-identical for identical input and key.
+    """
+    with tempfile.TemporaryDirectory(prefix="policypacks-sign-") as tmp:
+        tree = Path(tmp) / "bundle"
+        for rel, data in files.items():
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tree / rel).write_bytes(data)
+        out = Path(tmp) / "out"
+        out.mkdir()
+        proc = run(["sign", "--signing-key", str(key), "--signing-alg", algorithm,
+                    "--bundle", str(tree), "--output-file-path", str(out)])
+        if proc.returncode != 0:
+            raise UsageError(f"{key}: opa sign failed: {(proc.stderr or proc.stdout).strip()}")
+        return (out / ".signatures.json").read_bytes()
+
+
+def write_bundle(compiled: CompiledPolicy, path: Path,
+                 signing: tuple[Path, str] | None = None) -> bytes:
+    files = bundle_files(compiled)
+    if signing:
+        files[".signatures.json"] = sign_files(files, *signing)
+    data = tar_bytes(files)
     write_atomically(path, data)
     return data
 

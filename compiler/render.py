@@ -60,9 +60,11 @@ def template_names(folder: str) -> list[str]:
                   if entry.name.endswith(".rego.j2"))
 
 
-def render(template: str, identity_id: str) -> str:
+def render(template: str, identity_id: str, **context: object) -> str:
     package = rego_ref(["policypacks", package_segment(identity_id)])
-    return environment().get_template(template).render(package=package)
+    test_package = rego_ref(["policypacks_test", package_segment(identity_id)])
+    return environment().get_template(template).render(
+        package=package, test_package=test_package, **context)
 
 
 def regal_config(identity_id: str) -> str:

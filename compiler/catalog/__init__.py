@@ -59,6 +59,7 @@ class RuleType:
     conflict_key: Callable[[dict[str, Any]], str | None] = _own_key
     # Extra, precomputed fields the Rego template reads besides the parameters.
     compile: Callable[[dict[str, Any], CompileContext], dict[str, Any]] = _no_data
+    key_doc: str = "own"  # the conflict key as SPEC section 4 writes it
     notes: str = ""  # further documentation (markdown)
     doc_params: Mapping[str, str] = field(default_factory=dict)  # parameter -> meaning
 

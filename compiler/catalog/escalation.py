@@ -47,6 +47,7 @@ RULE_TYPE = RuleType(
         "fallback": "what an expired request becomes: `block` (default) or `allow`",
         "priority": "integer, default 0; the largest wins",
     },
+    key_doc="none: escalation rules never conflict",
     compile=_compile,
     # Examples of escalation are decisions' approvals, checked in tests/test_escalation.py;
     # here: it never violates anything.

@@ -24,6 +24,7 @@ RULE_TYPE = RuleType(
         "period": "`transaction`, `hour`, `day` or `month`",
         "actions": "action types that spend (default `[spend]`)",
     },
+    key_doc="`spending_limit:CUR:PERIOD`",
     conflict_key=lambda p: f"spending_limit:{p.get('currency', 'USD').upper()}:{p['period']}",
     compile=lambda p, ctx: {"currency": p.get("currency", "USD").upper()},
     examples=[

@@ -1,0 +1,257 @@
+"""The ``policypacks`` command line (SPEC section 6).
+
+Every command works on a policy repository (default: the current directory). User
+mistakes end as ``FILE:LINE: message`` on stderr with exit code 2; a failed check (a
+test, OPA) exits 1; success exits 0. Nothing is written after a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from . import evaluate
+from .bundle import write_bundle
+from .errors import EXIT_FAILURE, PolicyError, UsageError
+from .pipeline import compile_path
+from .testing import run_tests
+
+REPO_ARG = click.argument("repo", required=False, default=".",
+                          type=click.Path(file_okay=False, path_type=Path))
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn PolicyError into located messages and an exit code, never a traceback."""
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PolicyError as exc:
+            for line in exc.lines():
+                click.echo(line, err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="policypacks")
+def main() -> None:
+    """Compile YAML policy packs into tested OPA bundles for AI agents.
+
+    \b
+    A policy repository is a directory of YAML documents: one Identity, PolicyPacks
+    (rules) and Agents (which packs each agent attaches). Typical CI job:
+      policypacks validate packs
+      policypacks test packs
+      policypacks build packs -o bundle.tar.gz
+    Then ask OPA about an action:
+      echo '{"agent": "support-bot", "action": {"type": "spend", "amount": 80}}' \\
+        | policypacks eval packs --input -
+
+    Exit codes: 0 ok, 1 a check failed (tests, OPA), 2 bad input (the repository,
+    a flag, an input file).
+    """
+
+
+@main.command()
+@REPO_ARG
+@JSON_OPT
+@reports_errors
+def validate(repo: Path, as_json: bool) -> None:
+    """Check the repository: schemas, references, ids, RE2 regular expressions.
+
+    Prints every problem as FILE:LINE: message and exits 2 if there is any.
+    """
+    parsed, _ = compile_path(repo, revision="validate")
+    rules = sum(len(p.rules) for p in parsed.packs.values())
+    summary = {"valid": True, "identity": parsed.identity.id, "packs": len(parsed.packs),
+               "agents": len(parsed.agents), "rules": rules}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"ok: identity {parsed.identity.id}, {len(parsed.packs)} packs, "
+                   f"{rules} rules, {len(parsed.agents)} agents")
+
+
+@main.command()
+@REPO_ARG
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("bundle.tar.gz"), show_default=True, help="Bundle file to write.")
+@click.option("--revision", help="Bundle revision (default: the repository's git commit, "
+              "with -dirty when it has changes).")
+@click.option("--signing-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Sign the bundle with this key (PEM private key, or HMAC secret file).")
+@click.option("--signing-alg", default="RS256", show_default=True,
+              help="JWT algorithm for --signing-key (RS256, ES256, HS256, ...).")
+@JSON_OPT
+@reports_errors
+def build(repo: Path, output: Path, revision: str | None, signing_key: Path | None,
+          signing_alg: str, as_json: bool) -> None:
+    """Build the OPA bundle: byte-identical for identical input.
+
+    The bundle holds a .manifest (revision, roots, rego_version), the generated Rego
+    and the repository as data, under policypacks/<identity>/ so that bundles of
+    several identities load into one OPA side by side.
+    """
+    _, compiled = compile_path(repo, revision)
+    signing = (signing_key, signing_alg) if signing_key else None
+    data = write_bundle(compiled, output, signing=signing)
+    result = {"bundle": str(output), "revision": compiled.config["revision"],
+              "root": compiled.root, "sha256": hashlib.sha256(data).hexdigest(),
+              "signed": bool(signing_key)}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"wrote {output} (revision {result['revision']}, root {compiled.root}, "
+                   f"sha256 {result['sha256'][:12]})")
+
+
+@main.command()
+@REPO_ARG
+@JSON_OPT
+@reports_errors
+def test(repo: Path, as_json: bool) -> None:
+    """Run opa check --strict, the generated Rego tests and every pack example.
+
+    A failing example shows its pack, its name, the expected and the actual decision.
+    Exits 1 when anything fails.
+    """
+    parsed, compiled = compile_path(repo, revision="test")
+    report = run_tests(parsed, compiled)
+    failed = [e for e in report.examples if not e.passed]
+    if as_json:
+        emit_json({
+            "ok": report.ok, "check_errors": report.check_errors,
+            "failed_tests": report.failed_tests, "tests": report.tests_run,
+            "examples": [{"pack": e.pack, "name": e.example.name, "passed": e.passed,
+                          "expect": e.example.expect, "expected_violations":
+                          e.example.violations, "actual": e.actual}
+                         for e in report.examples],
+        })
+    else:
+        for line in report.check_errors:
+            click.echo(f"opa check: {line}", err=True)
+        for line in report.failed_tests:
+            click.echo(f"FAIL {line}", err=True)
+        for case in failed:
+            click.echo(_describe_failure(case), err=True)
+        passed = len(report.examples) - len(failed)
+        click.echo(f"{passed} passed, {len(failed)} failed (pack examples); "
+                   f"{report.tests_run} Rego tests run")
+    if not report.ok:
+        sys.exit(EXIT_FAILURE)
+
+
+def _describe_failure(case: Any) -> str:
+    actual = case.actual or {}
+    got = sorted(f"{v['pack']}/{v['rule']}" for v in actual.get("violations", []))
+    lines = [f"FAIL {case.example.loc}: pack {case.pack}, example {case.example.name!r}",
+             f"  expected: {case.example.expect}"
+             + (f" with violations {sorted(case.example.violations)}"
+                if case.example.violations is not None else ""),
+             f"  actual:   {actual.get('decision')} with violations {got}"]
+    for violation in actual.get("violations", []):
+        lines.append(f"    - {violation['pack']}/{violation['rule']} "
+                     f"[{violation['enforcement']}]: {violation['message']}")
+    return "\n".join(lines)
+
+
+def read_input(source: str) -> Any:
+    """An input document from a file or '-' (stdin); JSON or YAML."""
+    name = "<stdin>" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read input: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as json_error:
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = None
+        if isinstance(value, dict):
+            return value
+        raise UsageError(f"{name}:{json_error.lineno}: input is not valid JSON: "
+                         f"{json_error.msg}") from json_error
+
+
+@main.command("eval")
+@REPO_ARG
+@click.option("-i", "--input", "input_file", required=True,
+              help="Input document (JSON or YAML); '-' reads stdin.")
+@click.option("--fail-on", type=click.Choice(["warn", "require_approval", "block"]),
+              help="Exit 1 when the decision is at least this strict (for scripts).")
+@reports_errors
+def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
+    """Print the decision (SPEC section 5) that OPA gives for an input.
+
+    \b
+    Example input:
+      {"agent": "sales-bot", "action": {"type": "spend", "amount": 40},
+       "usage": {"spend": {"day": 90}}}
+    """
+    document = read_input(input_file)
+    if not isinstance(document, dict):
+        raise UsageError(f"{input_file}: the input must be a JSON object")
+    _, compiled = compile_path(repo)
+    answer = evaluate.decision(compiled, document)
+    emit_json(answer)
+    order = ["allow", "warn", "require_approval", "block"]
+    if fail_on and order.index(answer["decision"]) >= order.index(fail_on):
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@REPO_ARG
+@click.option("--agent", "agent_id", required=True, help="Agent id.")
+@JSON_OPT
+@reports_errors
+def effective(repo: Path, agent_id: str, as_json: bool) -> None:
+    """Show an agent's effective policy: packs, levels, enforcement and why, rules,
+    suppressed rules and the precedence applied."""
+    parsed, compiled = compile_path(repo, revision="effective")
+    if agent_id not in parsed.agents:
+        raise UsageError(f"{repo}: no Agent {agent_id!r} is declared (agents: "
+                         f"{', '.join(sorted(parsed.agents)) or 'none'}); an undeclared "
+                         f"agent gets unknownAgents: {parsed.identity.unknown_agents}")
+    view = evaluate.effective(compiled, agent_id)
+    if as_json:
+        emit_json(view)
+        return
+    from .tables import effective_text
+
+    click.echo(effective_text(view))
+
+
+@main.command()
+@REPO_ARG
+@JSON_OPT
+@reports_errors
+def conflicts(repo: Path, as_json: bool) -> None:
+    """List every conflict group, per agent, and how precedence resolves it."""
+    _, compiled = compile_path(repo, revision="conflicts")
+    groups = evaluate.conflicts(compiled)
+    if as_json:
+        emit_json(groups)
+        return
+    from .tables import conflicts_text
+
+    click.echo(conflicts_text(groups))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

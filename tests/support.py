@@ -1,0 +1,63 @@
+"""Helpers the tests share: writing repositories, compiling them, asking real OPA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compiler import evaluate
+from compiler.catalog import Example
+from compiler.compile import CompiledPolicy
+from compiler.pipeline import compile_path
+
+API = "policypacks/v1"
+
+
+def identity(id: str = "acme", **spec: Any) -> dict[str, Any]:
+    spec.setdefault("internalDomains", ["acme.com"])
+    return {"apiVersion": API, "kind": "Identity", "metadata": {"id": id, "name": id},
+            "spec": spec}
+
+
+def pack(id: str, enforcement: str = "block", rules: list[dict[str, Any]] | None = None,
+         category: str = "safety", **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "PolicyPack",
+            "metadata": {"id": id, "name": id, "category": category},
+            "spec": {"enforcement": enforcement, "rules": rules or [], **spec}}
+
+
+def agent(id: str, packs: list[Any] | None = None, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "Agent", "metadata": {"id": id, "name": id},
+            "spec": {"packs": packs or [], **spec}}
+
+
+def write_repo(root: Path, documents: list[dict[str, Any]]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "repo.yaml").write_text(yaml.safe_dump_all(documents, sort_keys=False,
+                                                       allow_unicode=True))
+    return root
+
+
+def compile_docs(root: Path, documents: list[dict[str, Any]]) -> CompiledPolicy:
+    return compile_path(write_repo(root, documents), revision="test")[1]
+
+
+def decide(root: Path, documents: list[dict[str, Any]],
+           inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return evaluate.decisions(compile_docs(root, documents), inputs)
+
+
+def catalog_repo(type_name: str, examples: list[Example]) -> tuple[list[dict[str, Any]],
+                                                                   list[dict[str, Any]]]:
+    """One repository for a rule type's whole table: example i gets pack p<i> (block,
+    scope none) holding the rule, and agent a<i> attaching it."""
+    documents: list[dict[str, Any]] = [identity("catalog")]
+    inputs = []
+    for index, example in enumerate(examples):
+        rule = {"id": "r", "type": type_name, **example.params}
+        documents.append(pack(f"p{index}", "block", [rule], scope="none"))
+        documents.append(agent(f"a{index}", [{"pack": f"p{index}"}]))
+        inputs.append({**example.input, "agent": f"a{index}"})
+    return documents, inputs
