@@ -125,7 +125,8 @@ def parse_documents(text: str, shown: Path, problems: Problems) -> Iterator[Docu
             docs = []
             while loader.check_node():
                 node = loader.get_node()
-                docs.append(Document(shown, node.start_mark.line + 1, loader.construct_document(node)))
+                body = loader.construct_document(node)
+                docs.append(Document(shown, node.start_mark.line + 1, body))
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:

@@ -69,6 +69,7 @@ def render(template: str, identity_id: str, **context: object) -> str:
 
 def regal_config(identity_id: str) -> str:
     """Regal's configuration for linting this identity's generated bundle."""
-    package = rego_ref(["data", "policypacks", package_segment(identity_id)])
+    # Regal matches these as plain dotted paths, even for segments Rego must quote.
+    package = f"data.policypacks.{package_segment(identity_id)}"
     return environment().get_template("regal.yaml.j2").render(
         config_ref=f"{package}.config", rules_ref=f"{package}.rules")

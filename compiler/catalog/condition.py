@@ -1,8 +1,8 @@
 """condition: a free-form rule over any input field ("no refunds over $100")."""
 
-from . import Example, RuleType
 from ..conditions import check_condition, condition_dnf
 from ..schema import Check, Field
+from . import Example, RuleType
 
 
 class ConditionCheck(Check):

@@ -1,9 +1,9 @@
 """escalation: routes require_approval decisions to the right approvers."""
 
-from . import Example, RuleType
-from ._common import ACTION_TYPE
 from ..model import CATEGORIES, DEFAULT_APPROVAL_TIMEOUT
 from ..schema import Duration, Enum, Field, ListOf, Number, Obj, Str
+from . import Example, RuleType
+from ._common import ACTION_TYPE
 
 MATCH = Obj({
     "categories": Field(ListOf(Enum(CATEGORIES))),

@@ -1,8 +1,8 @@
 """prohibited_topics: topics an agent must not raise, by keyword, pattern or label."""
 
+from ..schema import Field, ListOf, MapOf, Regex, Str
 from . import Example, RuleType
 from ._common import actions_field, word_pattern
-from ..schema import Field, ListOf, MapOf, Regex, Str
 
 
 def _compile(params, ctx):  # type: ignore[no-untyped-def]

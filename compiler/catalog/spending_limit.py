@@ -1,8 +1,8 @@
 """spending_limit: caps on money spent per transaction, hour, day or month."""
 
+from ..schema import Enum, Field, Str
 from . import Example, RuleType
 from ._common import NON_NEGATIVE, actions_field
-from ..schema import Enum, Field, Str
 
 RULE_TYPE = RuleType(
     name="spending_limit",

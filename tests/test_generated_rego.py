@@ -1,0 +1,63 @@
+"""Generated Rego is `opa check --strict` clean, `opa fmt` clean and Regal clean, for
+ordinary and awkward identity ids; golden files pin what the templates render."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from support import agent, identity, pack, write_repo
+
+from compiler.bundle import write_tree
+from compiler.opa import find_tool
+from compiler.pipeline import compile_path
+from compiler.render import regal_config
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def docs(identity_id: str) -> list[dict]:
+    rules = [{"id": "daily", "type": "spending_limit", "max": 100, "period": "day"}]
+    return [identity(identity_id), pack("caps", "block", rules), agent("bot", ["caps"])]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("identity_id", ["acme", "acme-corp", "in", "default", "with-x1"])
+def test_generated_rego_is_clean(identity_id: str, tmp_path: Path) -> None:
+    compiled = compile_path(write_repo(tmp_path / "repo", docs(identity_id)), "r")[1]
+    tree = tmp_path / "bundle"
+    write_tree(compiled, tree)
+    check = run(find_tool("opa"), "check", "--strict", "--bundle", ".", cwd=tree)
+    assert check.returncode == 0, check.stderr
+    fmt = run(find_tool("opa"), "fmt", "--list", ".", cwd=tree)
+    assert fmt.returncode == 0 and fmt.stdout.strip() == "", f"not opa fmt clean: {fmt.stdout}"
+    config = tmp_path / "regal.yaml"
+    config.write_text(regal_config(compiled.identity))
+    lint = run(find_tool("regal"), "lint", "--config-file", str(config), "--format",
+               "compact", ".", cwd=tree)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_golden_files(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The rendered modules for identity `acme`; refresh with `pytest --update-golden`."""
+    compiled = compile_path(write_repo(tmp_path / "repo", docs("acme")), "golden")[1]
+    update = request.config.getoption("--update-golden")
+    expected_files = {p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*.rego")}
+    if update:
+        for old in GOLDEN.rglob("*.rego"):
+            old.unlink()
+    mismatched = []
+    for path, source in compiled.modules.items():
+        target = GOLDEN / path
+        if update:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source)
+        elif not target.exists() or target.read_text() != source:
+            mismatched.append(path)
+    if not update:
+        assert expected_files == set(compiled.modules), "modules added or removed"
+        assert not mismatched, f"golden files differ (review, then --update-golden): {mismatched}"
