@@ -1,0 +1,257 @@
+"""``policypacks violations`` and ``policypacks approvals``: the audit trail the client
+records, for the humans who review it ("too many violations?" starts at ``stats``).
+
+Two click groups; ``compiler.cli`` registers them. Every command reads the store named by
+``--store`` (default ``$POLICYPACKS_STORE``), prints a table or, with ``--json``, JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import wraps
+from typing import Any
+
+import click
+
+from .errors import PolicyError, UsageError
+from .store import (
+    APPROVAL_STATUSES,
+    ENFORCEMENTS,
+    ENV_STORE,
+    Store,
+    as_utc,
+    open_store,
+    utcnow,
+)
+from .tables import table
+
+RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=True,
+                         metavar="URL", help="The store: sqlite:///path/to/store.db.")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """PolicyError -> message on stderr and its exit code, never a traceback."""
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PolicyError as exc:
+            for line in exc.lines():
+                click.echo(f"error: {line}", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
+    """``24h``, ``7d``, ``30m``, ``2w`` ago, or an ISO date/time (UTC unless it says)."""
+    if not text:
+        return None
+    match = RELATIVE.match(text.strip().lower())
+    if match:
+        delta = timedelta(**{UNITS[match[2]]: int(match[1])})
+        return as_utc(now or utcnow()) - delta
+    try:
+        return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+    except ValueError:
+        raise UsageError(f"--since {text!r}: give an ISO date/time (2024-05-01, "
+                         "2024-05-01T12:00Z) or an age such as 30m, 24h, 7d") from None
+
+
+def store_for(url: str | None) -> Store:
+    return open_store(url, create=False)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def short(text: str | None, width: int = 72) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def when(stamp: str | None) -> str:
+    """A stored time for a table: to the second, still UTC."""
+    return f"{stamp[:10]} {stamp[11:19]}Z" if stamp else "-"
+
+
+# -- violations --------------------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def violations() -> None:
+    """What the client refused, escalated or warned about."""
+
+
+def _violation_filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        STORE_OPT,
+        click.option("--identity", help="Only this identity."),
+        click.option("--agent", help="Only this agent."),
+        click.option("--pack", help="Only violations of rules in this pack."),
+        click.option("--enforcement", type=click.Choice(ENFORCEMENTS),
+                     help="Only violations at this enforcement level."),
+        click.option("--since", help="Only since then: 30m, 24h, 7d, or an ISO date/time."),
+        JSON_OPT,
+    ]):
+        command = option(command)
+    return command
+
+
+@violations.command("list")
+@_violation_filters
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many, newest first.")
+@reports_errors
+def violations_list(store_url: str | None, identity: str | None, agent: str | None,
+                    pack: str | None, enforcement: str | None, since: str | None,
+                    as_json: bool, limit: int) -> None:
+    """Recorded violations, newest first."""
+    found = store_for(store_url).violations(identity=identity, agent=agent, pack=pack,
+                                            enforcement=enforcement,
+                                            since=parse_since(since), limit=limit)
+    if as_json:
+        emit_json(found)
+        return
+    if not found:
+        click.echo("no violations recorded" + (" for these filters" if any(
+            (identity, agent, pack, enforcement, since)) else ""))
+        return
+    rows = [[when(v["at"]), v["agent"], v["action_type"] or "-", v["decision"],
+             f"{v['pack']}/{v['rule']}", v["enforcement"] or "-", short(v["message"])]
+            for v in found]
+    click.echo(table(["TIME (UTC)", "AGENT", "ACTION", "DECISION", "RULE", "ENFORCEMENT",
+                      "MESSAGE"], rows))
+
+
+@violations.command("stats")
+@_violation_filters
+@click.option("--by-day", is_flag=True, help="Also print the count of each rule per day.")
+@reports_errors
+def violations_stats(store_url: str | None, identity: str | None, agent: str | None,
+                     pack: str | None, enforcement: str | None, since: str | None,
+                     as_json: bool, by_day: bool) -> None:
+    """Violations per pack/rule/agent, the noisiest rules first.
+
+    A rule near the top fires a lot: check its threshold, its scope (which agents attach
+    the pack) and its enforcement before turning it down.
+    """
+    stats = store_for(store_url).violation_stats(identity=identity, agent=agent, pack=pack,
+                                                 enforcement=enforcement,
+                                                 since=parse_since(since))
+    if as_json:
+        emit_json(stats)
+        return
+    if not stats:
+        click.echo("no violations recorded")
+        return
+    rows = [[f"{s['pack']}/{s['rule']}", str(s["rule_total"]), s["agent"], str(s["count"]),
+             ",".join(s["enforcement"]), when(s["first"]), when(s["last"])] for s in stats]
+    click.echo(table(["RULE", "RULE TOTAL", "AGENT", "COUNT", "ENFORCEMENT", "FIRST (UTC)",
+                      "LAST (UTC)"], rows))
+    if by_day:
+        day_rows = [[f"{s['pack']}/{s['rule']}", s["agent"], day, str(n)]
+                    for s in stats for day, n in s["per_day"].items()]
+        click.echo("")
+        click.echo(table(["RULE", "AGENT", "DAY", "COUNT"], day_rows))
+
+
+# -- approvals ---------------------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def approvals() -> None:
+    """Requests for human approval opened by require_approval decisions.
+
+    A request nobody resolves within its timeout resolves to its route's fallback
+    (status expired, outcome block or allow).
+    """
+
+
+def approval_rows(found: list[dict[str, Any]]) -> str:
+    rows = [[a["id"], a["status"], a["outcome"] or "-", a["agent"], a["action_type"] or "-",
+             ", ".join(f"{v.get('pack')}/{v.get('rule')}" for v in a["violations"]) or "-",
+             ", ".join(a["approvers"]) or "-", when(a["created_at"]), when(a["expires_at"]),
+             a["resolved_by"] or "-"] for a in found]
+    return table(["ID", "STATUS", "OUTCOME", "AGENT", "ACTION", "RULES", "APPROVERS",
+                  "CREATED (UTC)", "EXPIRES (UTC)", "RESOLVED BY"], rows)
+
+
+@approvals.command("list")
+@STORE_OPT
+@click.option("--status", type=click.Choice(APPROVAL_STATUSES), help="Only this status.")
+@click.option("--agent", help="Only this agent.")
+@JSON_OPT
+@reports_errors
+def approvals_list(store_url: str | None, status: str | None, agent: str | None,
+                   as_json: bool) -> None:
+    """Approval requests, newest first."""
+    found = store_for(store_url).list_approvals(status=status, agent=agent)
+    if as_json:
+        emit_json(found)
+    elif not found:
+        click.echo("no approval requests" + (f" with status {status}" if status else ""))
+    else:
+        click.echo(approval_rows(found))
+
+
+@approvals.command("show")
+@click.argument("approval_id", metavar="ID")
+@STORE_OPT
+@JSON_OPT
+@reports_errors
+def approvals_show(approval_id: str, store_url: str | None, as_json: bool) -> None:
+    """One request with its action and violations."""
+    found = store_for(store_url).get_approval(approval_id)
+    if found is None:
+        raise PolicyError(f"no approval request {approval_id}")
+    if as_json:
+        emit_json(found)
+        return
+    click.echo(approval_rows([found]))
+    click.echo("")
+    click.echo("action: " + json.dumps(found["action"], sort_keys=True, ensure_ascii=False))
+    for violation in found["violations"]:
+        click.echo(f"violation: {violation.get('pack')}/{violation.get('rule')} "
+                   f"({violation.get('enforcement')}): {violation.get('message')}")
+
+
+def _resolve(approval_id: str, status: str, by: str, store_url: str | None,
+             as_json: bool) -> None:
+    result = store_for(store_url).resolve_approval(approval_id, status, by)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"{result['id']}: {result['status']} by {result['resolved_by']} at "
+                   f"{when(result['resolved_at'])} (outcome {result['outcome']})")
+
+
+BY_OPT = click.option("--by", required=True, metavar="NAME", help="Who resolves it (recorded).")
+
+
+@approvals.command("approve")
+@click.argument("approval_id", metavar="ID")
+@BY_OPT
+@STORE_OPT
+@JSON_OPT
+@reports_errors
+def approvals_approve(approval_id: str, by: str, store_url: str | None, as_json: bool) -> None:
+    """Approve a pending request: the action may go ahead. Who and when are recorded."""
+    _resolve(approval_id, "approved", by, store_url, as_json)
+
+
+@approvals.command("deny")
+@click.argument("approval_id", metavar="ID")
+@BY_OPT
+@STORE_OPT
+@JSON_OPT
+@reports_errors
+def approvals_deny(approval_id: str, by: str, store_url: str | None, as_json: bool) -> None:
+    """Deny a pending request: the action stays blocked. Who and when are recorded."""
+    _resolve(approval_id, "denied", by, store_url, as_json)
