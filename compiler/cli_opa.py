@@ -1,0 +1,369 @@
+"""Commands that run things for real (SPEC section 6): ``opa run/up/stop/down``,
+``publish``, ``serve`` and ``doctor``.
+
+They live apart from compiler/cli.py so the compiler's commands never import HTTP,
+process or Docker code; cli.py registers the click objects defined here:
+``opa_group``, ``publish_command``, ``serve_command`` and ``doctor_command``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import EXIT_FAILURE, OpaError, PolicyError, UsageError
+
+TOKEN_OPT = click.option("--token", envvar="POLICYPACKS_OPA_TOKEN", show_envvar=True,
+                         help="Bearer token for an OPA started with --authentication=token.")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+CONFIG_OPT = click.option("--config", "config_file",
+                          type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                          help="OPA configuration (e.g. opa-config/config.yaml); the "
+                          "${VARIABLES} it names must be set.")
+BUNDLE_OPT = click.option("--bundle", "bundles", multiple=True,
+                          type=click.Path(exists=True, path_type=Path),
+                          help="Load this bundle file at start (repeatable).")
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """PolicyError -> its message on stderr and its exit code (as compiler/cli.py does)."""
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PolicyError as exc:
+            for line in exc.lines():
+                click.echo(line, err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--addr {addr}: give HOST:PORT, e.g. 127.0.0.1:8181")
+    return host or "127.0.0.1", int(port)
+
+
+def config_env(config_file: Path | None) -> dict[str, str]:
+    """The variables the config references, all set (else a usage error naming them)."""
+    if config_file is None:
+        return {}
+    from .sidecar import ENV_REFERENCE, missing_env
+
+    missing = missing_env(config_file)
+    if missing:
+        raise UsageError(f"{config_file}: set {', '.join(missing)} (OPA would substitute an "
+                         "empty string), e.g. BUNDLE_SERVICE_URL=http://127.0.0.1:8282 "
+                         "POLICYPACKS_IDENTITY=acme")
+    names = ENV_REFERENCE.findall(config_file.read_text(encoding="utf-8"))
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
+# --- opa run / stop / up / down ---------------------------------------------------------
+
+@click.group("opa")
+def opa_group() -> None:
+    """A local OPA sidecar: the pinned binary (run/stop) or a container (up/down).
+
+    \b
+    Bundle polling from a bundle service (what agents' sidecars do):
+      BUNDLE_SERVICE_URL=http://127.0.0.1:8282 POLICYPACKS_IDENTITY=acme \\
+        policypacks opa run --config opa-config/config.yaml --background
+    A bundle file, for a quick local try:
+      policypacks opa run --bundle bundle.tar.gz
+    """
+
+
+@opa_group.command("run")
+@CONFIG_OPT
+@BUNDLE_OPT
+@click.option("--addr", default="127.0.0.1:8181", show_default=True,
+              help="Address OPA listens on (keep it on loopback for a sidecar).")
+@click.option("--background", is_flag=True,
+              help="Start OPA detached, wait until /health?bundles answers, then return.")
+@click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("opa.pid"), show_default=True, help="With --background.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --background: OPA's log (default: the pid file with .log).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "error"]),
+              help="OPA's log level (decision logs need info).")
+@click.option("--timeout", default=30.0, show_default=True,
+              help="Seconds to wait for readiness (--background).")
+@TOKEN_OPT
+@click.argument("opa_args", nargs=-1, type=click.UNPROCESSED)
+@reports_errors
+def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, background: bool,
+            pid_file: Path, log_file: Path | None, log_level: str, timeout: float,
+            token: str | None, opa_args: tuple[str, ...]) -> None:
+    """Start the pinned opa binary as a server.
+
+    In the foreground the command becomes OPA (signals and exit code are OPA's). With
+    --background it writes the pid file, waits until OPA's bundles are activated
+    (/health?bundles) and exits 0, or stops OPA and exits 1 showing OPA's log. Arguments
+    after -- go to `opa run` (e.g. -- --authentication=token --authorization=basic).
+    """
+    from .sidecar import LocalOpa
+
+    config_env(config_file)
+    host, port = parse_addr(addr)
+    opa = LocalOpa(bundles=list(bundles), config_file=config_file, port=port, host=host,
+                   log_level=log_level, extra_args=list(opa_args), token=token)
+    if not background:
+        args = opa.command()
+        click.echo(f"starting OPA at {opa.url} (Ctrl-C stops it)", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.name == "posix":
+            os.execv(args[0], args)
+        sys.exit(opa.launch().process.wait())  # type: ignore[union-attr]
+    refuse_running(pid_file)
+    opa.log_file = log_file or pid_file.with_suffix(".log")
+    opa.detach = True
+    opa.launch()
+    from .bundle import write_atomically
+
+    write_atomically(pid_file, f"{opa.pid}\n".encode())
+    try:
+        opa.wait(timeout)
+    except BaseException:
+        pid_file.unlink(missing_ok=True)
+        raise
+    click.echo(f"OPA running at {opa.url} (pid {opa.pid}, log {opa.log_file}); stop it "
+               f"with: policypacks opa stop --pid-file {pid_file}")
+
+
+def refuse_running(pid_file: Path) -> None:
+    from .sidecar import is_opa_process
+
+    pid = read_pid(pid_file)
+    if pid is not None and is_opa_process(pid):
+        raise OpaError(f"OPA already runs with pid {pid} ({pid_file}): stop it first with "
+                       f"policypacks opa stop --pid-file {pid_file}")
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@opa_group.command("stop")
+@click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("opa.pid"), show_default=True)
+@reports_errors
+def opa_stop(pid_file: Path) -> None:
+    """Stop an OPA started with `opa run --background` (by the pid in its pid file)."""
+    from .sidecar import is_opa_process, stop_pid
+
+    pid = read_pid(pid_file)
+    if pid is None:
+        raise OpaError(f"{pid_file}: no pid file (was OPA started with --background?)")
+    if not is_opa_process(pid):
+        pid_file.unlink(missing_ok=True)
+        click.echo(f"pid {pid} is not running OPA (stale {pid_file}, removed)")
+        return
+    stop_pid(pid)
+    pid_file.unlink(missing_ok=True)
+    click.echo(f"stopped OPA (pid {pid})")
+
+
+@opa_group.command("up")
+@CONFIG_OPT
+@BUNDLE_OPT
+@click.option("--port", default=8181, show_default=True, help="Host port for OPA's API.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Host address the port is published on.")
+@click.option("--name", default="policypacks-opa", show_default=True, help="Container name.")
+@click.option("--timeout", default=60.0, show_default=True,
+              help="Seconds to wait for readiness (includes pulling the image).")
+@TOKEN_OPT
+@reports_errors
+def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host: str,
+           name: str, timeout: float, token: str | None) -> None:
+    """Start OPA (the pinned openpolicyagent/opa image) in Docker, detached.
+
+    Needs the docker Python package and a Docker engine that answers; otherwise says so
+    and exits 1 (use `policypacks opa run`). Waits until /health?bundles answers.
+    """
+    from .container import ContainerOpa
+
+    env = config_env(config_file)
+    for key, value in env.items():
+        if re.search(r"//(127\.0\.0\.1|localhost)\b", value):
+            click.echo(f"note: {key}={value} is the container itself inside Docker; use "
+                       "host.docker.internal to reach this host", err=True)
+    opa = ContainerOpa(name=name, port=port, host=host, config_file=config_file,
+                       bundles=list(bundles), env=env)
+    container = opa.up(timeout=timeout, token=token)
+    click.echo(f"OPA running at {opa.url} (container {name}, {opa.image}, id "
+               f"{container.short_id}); stop it with: policypacks opa down --name {name}")
+
+
+@opa_group.command("down")
+@click.option("--name", default="policypacks-opa", show_default=True, help="Container name.")
+@reports_errors
+def opa_down(name: str) -> None:
+    """Remove the container `opa up` started."""
+    from .container import down
+
+    click.echo(f"removed container {name}" if down(name) else f"no container {name}")
+
+
+# --- publish / serve --------------------------------------------------------------------
+
+@click.command("publish")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--opa", "opa_url", envvar="POLICYPACKS_OPA_URL",
+              help="OPA to push to, or (with --to) to watch until it has the new revision.")
+@click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Place the bundle in this directory (served to OPA's bundle polling).")
+@click.option("--name", help="File name in --to (default: <identity>.tar.gz).")
+@TOKEN_OPT
+@click.option("--timeout", default=30.0, show_default=True,
+              help="Seconds to wait until OPA reports the bundle's revision.")
+@JSON_OPT
+@reports_errors
+def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
+                    name: str | None, token: str | None, timeout: float,
+                    as_json: bool) -> None:
+    """Publish a bundle and wait until OPA reports its revision as active.
+
+    \b
+      publish bundle.tar.gz --opa http://127.0.0.1:8181        push over OPA's REST API
+      publish bundle.tar.gz --to /srv/bundles --opa URL        place for bundle polling
+    A running OPA picks the new revision up without a restart. Exits 1 when OPA does not
+    report the revision within --timeout.
+    """
+    from .opa_api import OpaApi
+    from .publish import place, push, read_bundle, wait_for_revision
+
+    if not opa_url and not directory:
+        raise UsageError("give --opa URL (push) or --to DIR (bundle polling)")
+    parsed = read_bundle(bundle)
+    api = OpaApi(opa_url, token) if opa_url else None
+    result: dict[str, Any] = {"bundle": str(bundle), "revision": parsed.revision,
+                              "root": parsed.root, "opa": opa_url}
+    if directory:
+        target = place(parsed, directory, name)
+        result.update(mode="directory", path=str(target))
+        said = f"placed {target}"
+    else:
+        assert api is not None
+        report = push(parsed, api)
+        result.update(mode="push", policies_updated=report.updated,
+                      policies_unchanged=len(report.unchanged),
+                      policies_removed=report.removed, data=report.data)
+        said = (f"pushed to {api.url}: {len(report.updated)} policies updated, "
+                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, data "
+                f"{', '.join(report.data)}")
+    if api is not None:
+        result["seconds"] = round(wait_for_revision(api, parsed, timeout), 3)
+        result["active"] = True
+        said += f"; revision {parsed.revision} active after {result['seconds']:.1f}s"
+    else:
+        result["active"] = None
+        said += (f" (revision {parsed.revision}); not waiting for OPA: give --opa URL to "
+                 "wait until it is active")
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(said)
+
+
+@click.command("serve")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8282, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to serve other hosts).")
+@click.option("--quiet", is_flag=True, help="Do not log requests.")
+@reports_errors
+def serve_command(directory: Path, port: int, host: str, quiet: bool) -> None:
+    """Serve DIR's *.tar.gz bundles to OPA's bundle polling (ETag-aware: 304 while a
+    bundle is unchanged). For tests, demos and small deployments."""
+    from .bundle_server import BundleServer
+
+    try:
+        server = BundleServer(directory, port=port, host=host, quiet=quiet)
+    except OSError as exc:
+        raise OpaError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    click.echo(f"serving {directory}/*.tar.gz at {server.url}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+
+
+# --- doctor -----------------------------------------------------------------------------
+
+def parse_duration(value: str) -> timedelta:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", value.strip())
+    if not match:
+        raise UsageError(f"--since {value}: give a duration like 30m, 24h or 7d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: float(match.group(1))})
+
+
+@click.command("doctor")
+@click.option("--opa", "opa_url", required=True, envvar="POLICYPACKS_OPA_URL",
+              help="OPA to check, e.g. http://127.0.0.1:8181.")
+@click.option("--identity", help="Identity id (default: the one loaded in OPA).")
+@click.option("--agent", help="Agent id to check (declared, packs, enforcement).")
+@click.option("--revision", help="The revision that should be active.")
+@click.option("--store", envvar="POLICYPACKS_STORE", show_envvar=True,
+              help="Audit store URL, for recent violations.")
+@click.option("--since", default="24h", show_default=True, help="Window for violations.")
+@TOKEN_OPT
+@JSON_OPT
+@reports_errors
+def doctor_command(opa_url: str, identity: str | None, agent: str | None,
+                   revision: str | None, store: str | None, since: str, token: str | None,
+                   as_json: bool) -> None:
+    """Check a running sidecar, each finding with a fix: OPA reachable, bundles and the
+    expected revision active, the decision endpoint, the agent declared with packs and
+    enforcement, recent violations. Exits 1 when a check fails."""
+    from .doctor import Doctor, render_text
+    from .opa_api import OpaApi
+
+    window = parse_duration(since)
+    started = time.monotonic()
+    checks = Doctor(OpaApi(opa_url, token, timeout=3.0), identity=identity, agent=agent,
+                    revision=revision, store=store, since=window).run()
+    ok = not any(c.status == "fail" for c in checks)
+    if as_json:
+        emit_json({"ok": ok, "opa": opa_url, "seconds": round(time.monotonic() - started, 3),
+                   "checks": [c.as_dict() for c in checks]})
+    else:
+        click.echo(render_text(checks))
+    if not ok:
+        sys.exit(EXIT_FAILURE)
+
+
+@click.group()
+def standalone_cli() -> None:
+    """These commands without compiler/cli.py (``python -m compiler.cli_opa``)."""
+
+
+for _command in (opa_group, publish_command, serve_command, doctor_command):
+    standalone_cli.add_command(_command)
+
+if __name__ == "__main__":  # pragma: no cover
+    standalone_cli()
