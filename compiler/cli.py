@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,8 @@ import yaml
 
 from . import evaluate
 from .bundle import write_bundle
-from .errors import EXIT_FAILURE, PolicyError, UsageError
+from .cli_support import emit_json, reports_errors
+from .errors import EXIT_FAILURE, UsageError
 from .pipeline import compile_path
 from .testing import run_tests
 
@@ -29,21 +28,6 @@ REPO_ARG = click.argument("repo", required=False, default=".",
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn PolicyError into located messages and an exit code, never a traceback."""
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PolicyError as exc:
-            for line in exc.lines():
-                click.echo(line, err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -252,6 +236,19 @@ def conflicts(repo: Path, as_json: bool) -> None:
 
     click.echo(conflicts_text(groups))
 
+
+def _register_commands() -> None:
+    """Runtime (OPA sidecar, publishing, doctor) and audit-trail commands live in their
+    own modules; imported here, after `main` exists."""
+    from .cli_audit import approvals, violations
+    from .cli_opa import doctor_command, opa_group, publish_command, serve_command
+
+    for command in (publish_command, opa_group, serve_command, doctor_command, violations,
+                    approvals):
+        main.add_command(command)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

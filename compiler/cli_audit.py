@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import wraps
 from typing import Any
 
 import click
 
+from .cli_support import emit_json, reports_errors
 from .errors import PolicyError, UsageError
 from .store import (
     APPROVAL_STATUSES,
@@ -37,18 +36,6 @@ STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=T
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """PolicyError -> message on stderr and its exit code, never a traceback."""
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PolicyError as exc:
-            for line in exc.lines():
-                click.echo(f"error: {line}", err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
-
 
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
     """``24h``, ``7d``, ``30m``, ``2w`` ago, or an ISO date/time (UTC unless it says)."""
@@ -68,9 +55,6 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
 def store_for(url: str | None) -> Store:
     return open_store(url, create=False)
 
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def short(text: str | None, width: int = 72) -> str:

@@ -8,20 +8,18 @@ process or Docker code; cli.py registers the click objects defined here:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import EXIT_FAILURE, OpaError, PolicyError, UsageError
+from .cli_support import emit_json, reports_errors
+from .errors import EXIT_FAILURE, OpaError, UsageError
 
 TOKEN_OPT = click.option("--token", envvar="POLICYPACKS_OPA_TOKEN", show_envvar=True,
                          help="Bearer token for an OPA started with --authentication=token.")
@@ -35,21 +33,6 @@ BUNDLE_OPT = click.option("--bundle", "bundles", multiple=True,
                           help="Load this bundle file at start (repeatable).")
 
 
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """PolicyError -> its message on stderr and its exit code (as compiler/cli.py does)."""
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PolicyError as exc:
-            for line in exc.lines():
-                click.echo(line, err=True)
-            sys.exit(exc.exit_code)
-    return wrapper
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def parse_addr(addr: str) -> tuple[str, int]:

@@ -7,7 +7,6 @@ that depend on an earlier failure are skipped rather than piling up the same cau
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -198,15 +197,12 @@ class Doctor:
             return skipped("violations", "no --store given (or POLICYPACKS_STORE)")
         if not self.agent:
             return skipped("violations", "no --agent given")
-        try:
-            store_module = importlib.import_module("compiler.store")
-        except ImportError:
-            return skipped("violations", "the audit store (compiler.store) is not "
-                           "available in this installation")
+        from .store import open_store
+
         since = datetime.now(UTC) - self.since
         try:
-            rows = list(store_module.open_store(self.store).violations(agent=self.agent,
-                                                                        since=since))
+            store = open_store(self.store, create=False)
+            rows = store.violations(identity=self.identity, agent=self.agent, since=since)
         except Exception as exc:  # a store we cannot read is a finding, not a crash
             return Check("violations", "fail", f"cannot read {self.store}: {exc}",
                          "check --store / POLICYPACKS_STORE and that the file is readable")
@@ -235,17 +231,10 @@ def enforcement_check(packs: list[dict[str, Any]]) -> Check:
     return Check("enforcement", "ok", levels)
 
 
-def rule_keys(rows: Iterable[Any]) -> Iterable[str]:
-    """``pack/rule`` of each violation in the store's rows, whether a row is one
-    violation or a decision carrying a list of them, a dict or an object."""
-    def get(item: Any, key: str) -> Any:
-        return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
-
+def rule_keys(rows: Iterable[dict[str, Any]]) -> Iterable[str]:
+    """``pack/rule`` of each violation row of the store."""
     for row in rows:
-        nested = get(row, "violations")
-        for item in nested if isinstance(nested, list) else [row]:
-            if get(item, "pack") and get(item, "rule"):
-                yield f"{get(item, 'pack')}/{get(item, 'rule')}"
+        yield f"{row['pack']}/{row['rule']}"
 
 
 def guard(name: str, check: Callable[[], Check]) -> Check:

@@ -4,8 +4,6 @@ troubleshooting list covers, and not there at all."""
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from compiler.bundle import write_bundle
 from compiler.cli_opa import doctor_command
 from compiler.pipeline import compile_path
 from compiler.sidecar import LocalOpa, free_port
+from compiler.store import open_store
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -104,30 +103,30 @@ def test_bundles_not_activated_shows_opas_own_error(tmp_path: Path, no_store: No
     assert checks["revision"]["detail"] == "no policypacks bundle is loaded"
 
 
-def test_recent_violations_come_from_the_store(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """The audit store is another module; doctor only relies on open_store(url)
-    .violations(agent=, since=). A stand-in keeps this test independent of it."""
-    asked = {}
-
-    class Store:
-        def violations(self, agent: str, since: object) -> list[dict]:
-            asked.update(agent=agent, since=since)
-            return [{"pack": "ops-caps", "rule": "daily"}] * 3 + [
-                {"violations": [{"pack": "brand", "rule": "tone"}]}]
-
-    fake = types.ModuleType("compiler.store")
-    fake.open_store = lambda url: Store()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "compiler.store", fake)
+def test_recent_violations_come_from_the_store(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = open_store(store_url)
+    over_cap = {"decision": "require_approval", "violations": [
+        {"pack": "ops-caps", "rule": "daily", "enforcement": "require_approval"}]}
+    for _ in range(3):
+        store.record_decision("acme", "sales-bot", {"type": "spend"}, over_cap)
+    store.record_decision("acme", "other-bot", {"type": "spend"}, over_cap)
     with LocalOpa(bundles=[bundle_file(tmp_path, "rev-a")]) as opa:
         code, checks = doctor("--opa", opa.url, "--agent", "sales-bot", "--since", "2h",
-                              env={"POLICYPACKS_STORE": "sqlite:///x.db"})
+                              env={"POLICYPACKS_STORE": store_url})
     assert code == 0  # violations are a finding to review, not a broken sidecar
     assert checks["violations"]["status"] == "warn"
-    assert "4 violation record(s)" in checks["violations"]["detail"]
+    assert "3 violation record(s)" in checks["violations"]["detail"]
     assert "ops-caps/daily x3" in checks["violations"]["detail"]
     assert "violations list --agent sales-bot" in checks["violations"]["hint"]
-    assert asked["agent"] == "sales-bot"
+
+
+def test_a_mistyped_store_path_is_a_failed_check(tmp_path: Path) -> None:
+    with LocalOpa(bundles=[bundle_file(tmp_path, "rev-a")]) as opa:
+        code, checks = doctor("--opa", opa.url, "--agent", "sales-bot",
+                              env={"POLICYPACKS_STORE": f"sqlite:///{tmp_path}/nope.db"})
+    assert code == 1 and checks["violations"]["status"] == "fail"
+    assert not (tmp_path / "nope.db").exists()
 
 
 def test_bad_duration_is_bad_input() -> None:
