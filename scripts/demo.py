@@ -1,80 +1,119 @@
 #!/usr/bin/env python3
-"""The main job: build the example repository, serve it from a local OPA, and run
-sample agent actions against it, printing each decision.
+"""The main job, end to end, as a platform team would run it:
+
+1. validate, test and build the example repository packs/ into a bundle;
+2. start a local OPA sidecar (the pinned binary) and publish the bundle to it;
+3. run a scripted agent session through the PolicyClient: allowed, warned,
+   approval-needing and blocked actions, with spend accumulating to the daily cap;
+4. print each decision, then the audit trail the client recorded.
 
     make demo        (or: .venv/bin/python scripts/demo.py)
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
-
-import requests
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compiler import PolicyClient  # noqa: E402
 from compiler.sidecar import LocalOpa  # noqa: E402
 
-PACKS = ROOT / "packs"
-BUNDLE = ROOT / "out" / "bundle.tar.gz"
+OUT = ROOT / "out"
+BUNDLE = OUT / "bundle.tar.gz"
+STORE = f"sqlite:///{OUT / 'demo-audit.db'}"
 CLI = str(ROOT / ".venv" / "bin" / "policypacks")
 
-# (what the agent tries, input) — each goes to OPA as-is.
-SAMPLES: list[tuple[str, dict]] = [
-    ("support-bot replies politely",
-     {"agent": "support-bot", "action": {"type": "send_email",
-      "recipient": {"address": "jane@customer.example"},
-      "content": {"text": "Thank you for your patience.\n\n-- The Acme Team"}}}),
-    ("support-bot shares a card number",
-     {"agent": "support-bot", "action": {"type": "send_message",
-      "recipient": {"address": "jane@customer.example"},
-      "content": {"text": "Your card 4111 1111 1111 1111 is on file."}}}),
-    ("sales-bot buys within the daily cap",
-     {"agent": "sales-bot", "action": {"type": "spend", "amount": 20, "currency": "USD"},
-      "usage": {"spend": {"day": 10}}}),
-    ("sales-bot goes over the daily cap",
-     {"agent": "sales-bot", "action": {"type": "spend", "amount": 60, "currency": "USD"},
-      "usage": {"spend": {"day": 80}}}),
-    ("sales-bot refunds $250",
-     {"agent": "sales-bot", "action": {"type": "refund", "amount": 250, "currency": "USD"}}),
-    ("an undeclared agent acts",
-     {"agent": "rogue-bot", "action": {"type": "spend", "amount": 1}}),
-]
+EMAIL = {"type": "send_email", "recipient": {"address": "lee@customer.example"}}
 
 
-def step(title: str, *args: str) -> None:
+def policypacks(*args: str) -> None:
     print(f"\n$ policypacks {' '.join(args)}", flush=True)
     proc = subprocess.run([CLI, *args], cwd=ROOT)
     if proc.returncode != 0:
-        sys.exit(f"demo stopped: `policypacks {' '.join(args)}` failed ({title})")
+        sys.exit(f"demo stopped: `policypacks {' '.join(args)}` exited {proc.returncode}")
+
+
+def show(who: str, what: str, decision: Any) -> None:
+    print(f"{who:<12} {what:<48} -> {decision.decision.upper()}")
+    for violation in decision.violations:
+        print(f"{'':<16}{violation['pack']}/{violation['rule']} "
+              f"[{violation['enforcement']}]: {violation['message']}")
+    if decision.approval:
+        approval = decision.approval
+        print(f"{'':<16}approval by {', '.join(approval['approvers']) or 'nobody'} within "
+              f"{approval['timeout_seconds'] // 3600}h (route {approval['route']}, "
+              f"else {approval['fallback']})")
+    for obligation in decision.obligations:
+        print(f"{'':<16}obligation: {obligation}")
+
+
+def session(opa_url: str) -> list[str]:
+    print("\n== an agent session through the client (usage kept in the audit store)\n")
+    support = PolicyClient(opa_url, identity="acme", agent="support-bot", store=STORE)
+    sales = PolicyClient(opa_url, identity="acme", agent="sales-bot", store=STORE)
+    rogue = PolicyClient(opa_url, identity="acme", agent="rogue-bot", store=STORE)
+
+    signed = {**EMAIL, "content": {"subject": "Your ticket", "tone": "friendly",
+                                   "text": "Your replacement ships today.\n\n-- The Acme Team"}}
+    show("support-bot", "signed, friendly email", support.check(signed))
+    unsigned = {**EMAIL, "content": {"subject": "Your ticket", "tone": "friendly",
+                                     "text": "Your replacement ships today."}}
+    show("support-bot", "email without the signature", support.check(unsigned))
+    show("support-bot", "casual chat message", support.check(
+        {"type": "send_message", "content": {"text": "Hey, gonna check that for you lol"}}))
+    show("support-bot", "a word the brand avoids", support.check(
+        {"type": "send_message", "content": {"text": "Our plans are cheap.", "tone": "friendly"}}))
+    show("support-bot", "card number in a reply", support.check(
+        {**EMAIL, "content": {"text": "Card 4111 1111 1111 1111 is on file.\n\n-- The Acme Team",
+                              "tone": "friendly"}}))
+    show("support-bot", "refund of $250", support.check(
+        {"type": "refund", "amount": 250, "currency": "USD"}))
+
+    print()
+    purchase = {"type": "spend", "amount": 30, "currency": "USD"}
+    requests = []
+    for attempt in range(1, 5):
+        decision = sales.check(purchase)
+        spent = sales.usage(purchase)["spend"]["day"]
+        show("sales-bot", f"purchase #{attempt}: 30 USD (spent today: {spent:g})", decision)
+        if decision.allow:
+            sales.record(purchase)  # the purchase really happened: count it
+        elif decision.decision == "require_approval":
+            request = sales.request_approval(decision, purchase)
+            print(f"{'':<16}approval request {request.id} is {request.status}")
+            requests.append(request.id)
+    show("sales-bot", "one purchase of 600 USD", sales.check(
+        {"type": "spend", "amount": 600, "currency": "USD"}))
+    show("rogue-bot", "an undeclared agent spends", rogue.check(
+        {"type": "spend", "amount": 1, "currency": "USD"}))
+    for client in (support, sales, rogue):
+        client.close()
+    return requests
 
 
 def main() -> int:
-    step("validate", "validate", "packs")
-    step("test", "test", "packs")
-    step("build", "build", "packs", "-o", str(BUNDLE.relative_to(ROOT)))
-    print(f"\nstarting OPA with {BUNDLE.relative_to(ROOT)} ...", flush=True)
-    with LocalOpa(bundles=[BUNDLE]) as opa:
-        print(f"OPA is serving at {opa.url}\n")
-        for title, document in SAMPLES:
-            answer = requests.post(f"{opa.url}/v1/data/policypacks/acme/decision",
-                                   json={"input": document}, timeout=5).json()["result"]
-            print(f"{title}\n  -> {answer['decision'].upper()}")
-            for violation in answer["violations"]:
-                print(f"     {violation['pack']}/{violation['rule']} "
-                      f"[{violation['enforcement']}]: {violation['message']}")
-            if answer["approval"]:
-                approval = answer["approval"]
-                print(f"     approval: {', '.join(approval['approvers']) or 'nobody'} "
-                      f"within {approval['timeout_seconds'] // 3600}h "
-                      f"(route {approval['route']}, else {approval['fallback']})")
-            for obligation in answer["obligations"]:
-                print(f"     obligation: {json.dumps(obligation)}")
-            print()
+    OUT.mkdir(exist_ok=True)
+    (OUT / "demo-audit.db").unlink(missing_ok=True)
+    policypacks("validate", "packs")
+    policypacks("test", "packs")
+    policypacks("build", "packs", "-o", str(BUNDLE.relative_to(ROOT)))
+    print("\n== a local OPA sidecar (opa run --server, loopback)", flush=True)
+    with LocalOpa(log_file=OUT / "opa.log") as opa:
+        print(f"OPA is up at {opa.url} (decision log: out/opa.log)")
+        policypacks("publish", str(BUNDLE.relative_to(ROOT)), "--opa", opa.url)
+        pending = session(opa.url)
+    print("\n== a human answers the approval request")
+    for request_id in pending:
+        policypacks("approvals", "approve", request_id, "--by", "finance-lead", "--store", STORE)
+    print("\n== the audit trail the client recorded")
+    policypacks("violations", "list", "--store", STORE)
+    policypacks("violations", "stats", "--store", STORE)
+    policypacks("approvals", "list", "--store", STORE)
     return 0
 
 
