@@ -86,7 +86,7 @@ def _check_leaf(value: dict, ctx: Ctx) -> Any:
     if path is MISSING:
         ctx.error("a condition needs 'field' (or one of all, any, not)")
         ok = False
-    elif not isinstance(path, str) or not FIELD_PATH.match(path):
+    elif not isinstance(path, str) or not FIELD_PATH.fullmatch(path):
         ctx.at(value, "field").error(
             f"field path {describe(path)} is not valid: use dot-separated names of letters, "
             "digits and '_' under input, such as action.amount")
@@ -94,7 +94,6 @@ def _check_leaf(value: dict, ctx: Ctx) -> Any:
     ops = [k for k in value if k != "field"]
     unknown = [k for k in ops if k not in OPERATORS]
     for key in unknown:
-
         ctx.at(value, key).error(f"unknown condition operator {key!r}"
                                  + suggestion(key, OPERATORS)
                                  + f"; operators are {', '.join(OPERATORS)}")
@@ -103,11 +102,10 @@ def _check_leaf(value: dict, ctx: Ctx) -> Any:
         ctx.error("a condition leaf needs exactly one operator besides 'field', got "
                   + (", ".join(known) if known else "none"))
         return MISSING
-    if unknown or not ok:
-        return MISSING
-    op = known[0]
-    operand = _check_operand(op, value[op], ctx.at(value, op))
-    if operand is MISSING:
+    # The operand is checked even when the path or another key is wrong: all errors at once.
+    op = known[0] if len(known) == 1 else None
+    operand = _check_operand(op, value[op], ctx.at(value, op)) if op else MISSING
+    if unknown or not ok or operand is MISSING:
         return MISSING
     return ("leaf", {"field": path.split("."), "op": op, "value": operand})
 

@@ -7,6 +7,8 @@ to one ``opa eval`` and come back valid or not.
 
 from __future__ import annotations
 
+import json
+
 from .errors import Location, Problems
 from .opa import eval_json
 
@@ -21,6 +23,7 @@ def check_regexes(found: list[tuple[Location, str]], problems: Problems) -> None
     valid = {pattern for pattern, ok in zip(patterns, verdicts, strict=True) if ok}
     for location, pattern in found:
         if pattern not in valid:
-            problems.add(location, f"invalid regular expression {pattern!r}: not RE2 syntax "
-                         "as OPA evaluates it (look-arounds and backreferences are not "
-                         "supported)")
+            problems.add(location, f"invalid regular expression {json.dumps(pattern)}: OPA's "
+                         "RE2 (Go regexp) cannot compile it; it has no look-arounds "
+                         "((?=...), (?!...), (?<=...)), no backreferences (\\1), and "
+                         "repeat counts stop at 1000")

@@ -46,7 +46,9 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["rego_ref"] = rego_ref
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # ASCII-only JSON: OPA reads \uXXXX escapes (surrogate pairs included) exactly, while
+    # some raw characters (a byte-order mark) would make the module unparsable.
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=True, sort_keys=True)
     return env
 
 

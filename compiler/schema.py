@@ -81,7 +81,8 @@ class Str(Check):
         if self.non_empty and not value:
             ctx.error("must not be empty")
             return MISSING
-        if self.pattern and not self.pattern.match(value):
+        # fullmatch: `$` alone would accept a trailing newline ("acme\n" as an id)
+        if self.pattern and not self.pattern.fullmatch(value):
             ctx.error(f"{json.dumps(value, ensure_ascii=False)} is not valid: {self.hint}")
             return MISSING
         return value
@@ -155,7 +156,7 @@ class Duration(Check):
     def __call__(self, value: Any, ctx: Ctx) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
-        match = DURATION_PATTERN.match(value) if isinstance(value, str) and value else None
+        match = DURATION_PATTERN.fullmatch(value) if isinstance(value, str) and value else None
         if not match:
             return self.fail(value, ctx)
         days, hours, minutes, seconds = (int(g or 0) for g in match.groups())

@@ -13,7 +13,7 @@ from typing import Any
 
 from .catalog import rule_types
 from .errors import Location, Problems, display_path
-from .load import Document, YMap, load_repository
+from .load import Document, YMap, line_of, load_repository
 from .model import (
     CATEGORIES,
     DECISIONS,
@@ -94,7 +94,7 @@ PACK_SPEC_FIELDS = {
     "scope": Field(SCOPE, default="all"),
     "overridable": Field(Bool(), default=True),
     "rules": Field(ListOf(AnyValue()), default=[]),  # each rule is checked below
-    "examples": Field(ListOf(EXAMPLE), default=[]),
+    "examples": Field(ListOf(AnyValue()), default=[]),  # each example is checked below
 }
 
 ATTACHMENT = OneOf([
@@ -222,12 +222,7 @@ def _pack(doc: Document, ctx: Ctx) -> Pack:
         _report_duplicates([(r.id, r.loc) for r in rules], "rule", ctx.problems,
                            f" in pack {meta.get('id', '?')!r}")
     scope = spec.get("scope", "all")
-    examples = [
-        PackExample(e["name"], e["input"], e["expect"], e.get("violations"),
-                    doc.loc(raw_spec["examples"].line_of(i)) if isinstance(raw_spec, dict)
-                    else doc.loc())
-        for i, e in enumerate(spec.get("examples", []))
-    ]
+    examples = _examples(doc, ctx, raw_spec)
     return Pack(
         id=meta.get("id", ""), name=meta.get("name", meta.get("id", "")),
         description=meta.get("description", ""), category=meta.get("category"),
@@ -236,6 +231,23 @@ def _pack(doc: Document, ctx: Ctx) -> Pack:
         overridable=spec.get("overridable", True),
         rules=rules, examples=examples, loc=_meta_loc(doc),
     )
+
+
+def _examples(doc: Document, ctx: Ctx, raw_spec: Any) -> list[PackExample]:
+    """The pack's examples that are complete; each one's problems are reported at it."""
+    if not isinstance(raw_spec, dict) or not isinstance(raw_spec.get("examples"), list):
+        return []
+    raw_examples = raw_spec["examples"]
+    examples_ctx = ctx.at(doc.body, "spec").at(raw_spec, "examples")
+    examples = []
+    for index, raw in enumerate(raw_examples):
+        checked = EXAMPLE(raw, examples_ctx.at(raw_examples, index))
+        if checked is MISSING or not {"name", "input", "expect"} <= set(checked):
+            continue
+        examples.append(PackExample(checked["name"], checked["input"], checked["expect"],
+                                    checked.get("violations"),
+                                    doc.loc(line_of(raw_examples, index, doc.line))))
+    return examples
 
 
 def _rule(raw: Any, ctx: Ctx) -> Rule | None:
@@ -330,3 +342,25 @@ def _check_references(packs: dict[str, Pack], agents: dict[str, Agent],
                 if known is None or rule_id not in {r.id for r in known.rules}:
                     problems.add(example.loc, f"example {example.name!r} expects a violation "
                                  f"of unknown rule {ref!r}")
+        for rule in pack.rules:
+            if rule.type == "escalation":
+                _check_route_references(rule, packs, problems)
+
+
+def _check_route_references(rule: Rule, packs: dict[str, Pack], problems: Problems) -> None:
+    """An escalation route that names a pack or rule nobody declares never matches."""
+    match = rule.params.get("match") or {}
+    for ref in match.get("packs") or []:
+        if ref not in packs:
+            problems.add(rule.loc, f"escalation rule {rule.id!r} matches unknown pack {ref!r}"
+                         + suggestion(ref, packs))
+    every_rule = {r.id for p in packs.values() for r in p.rules}
+    for ref in match.get("rules") or []:
+        pack_id, _, rule_id = ref.rpartition("/")
+        if pack_id:
+            known = pack_id in packs and rule_id in {r.id for r in packs[pack_id].rules}
+        else:
+            known = rule_id in every_rule
+        if not known:
+            problems.add(rule.loc, f"escalation rule {rule.id!r} matches unknown rule {ref!r} "
+                         "(write pack/rule or a rule id)")

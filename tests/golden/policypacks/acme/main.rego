@@ -1,0 +1,178 @@
+# METADATA
+# title: Decision and effective policy of the identity
+# description: |
+#   SPEC section 5. The rule types under rules/ report what the input violates; this
+#   module drops suppressed rules, gives each violation its enforcement, takes the
+#   strictest as the decision and routes approvals.
+# entrypoint: true
+package policypacks.acme
+
+# These are subpackages and the data document below this package, which Rego can only
+# reach through an import; Regal takes them for rules of this package.
+# regal ignore:pointless-import
+import data.policypacks.acme.config
+
+# regal ignore:pointless-import
+import data.policypacks.acme.precedence
+
+# regal ignore:pointless-import
+import data.policypacks.acme.rules
+
+# The violation of an agent no Agent document declares (unknownAgents: block).
+unknown_agent_violation := {
+	"pack": "_system",
+	"rule": "unknown-agent",
+	"type": "unknown_agent",
+	"category": "safety",
+	"enforcement": "block",
+	"level": "identity",
+	"message": sprintf("agent %v is not declared in this policy repository", [precedence.input_agent]),
+}
+
+# What the rule types found: {pack, rule, message}; one rule may report several.
+findings contains finding if {
+	some rule_type in rules
+	some finding in rule_type.violation
+	not [finding.pack, finding.rule] in precedence.input_suppressed_rules
+}
+
+# One violation per violated rule, with the enforcement it has for this agent.
+violated_rules contains [finding.pack, finding.rule] if some finding in findings
+
+violation_set contains violation if {
+	some [pack_id, rule_id] in violated_rules
+	rule := config.packs[pack_id].rules[rule_id]
+	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
+	attachment := precedence.input_packs[pack_id]
+	violation := {
+		"pack": pack_id,
+		"rule": rule_id,
+		"type": rule.type,
+		"category": config.packs[pack_id].category,
+		"enforcement": object.get(rule, "enforcement", attachment.enforcement),
+		"level": attachment.level,
+		"message": object.get(rule, "message", concat("; ", messages)),
+	}
+}
+
+violation_set contains unknown_agent_violation if precedence.blocked_unknown
+
+# Strictest first, then by pack id, then by rule id.
+violations := [entry[3] | some entry in sorted_violations]
+
+sorted_violations := sort([[0 - precedence.rank[v.enforcement], v.pack, v.rule, v] | some v in violation_set])
+
+strictest := max({precedence.rank[v.enforcement] | some v in violation_set})
+
+default outcome := "allow"
+
+outcome := ["allow", "warn", "require_approval", "block"][strictest]
+
+obligations := sort([o.obligation |
+	some rule_type in rules
+	some o in rule_type.obligation
+	not [o.pack, o.rule] in precedence.input_suppressed_rules
+])
+
+# Violations an escalation route may match: the unsuppressed require_approval ones.
+approval_violations := [v | some v in violations; v.enforcement == "require_approval"]
+
+default approval := null
+
+approval := rules.escalation.route(approval_violations, input.action, precedence.input_packs) if {
+	outcome == "require_approval"
+}
+
+decision := {
+	"decision": outcome,
+	"allow": outcome in {"allow", "warn"},
+	"identity": config.identity.id,
+	"agent": precedence.input_agent,
+	"violations": violations,
+	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])],
+	"approval": approval,
+	"obligations": obligations,
+	"revision": config.revision,
+}
+
+# ---- Effective policy: what applies to a declared agent, and why -----------------
+
+effective[agent_id] := view if {
+	some agent_id, _ in config.agents
+	view := effective_view(agent_id)
+}
+
+effective_view(agent_id) := {
+	"agent": agent_id,
+	"precedence": {
+		"requested": precedence.requested_precedence(agent_id),
+		"applied": mode,
+		"note": precedence_note(precedence.requested_precedence(agent_id), mode),
+	},
+	"packs": [pack_view(pack_id, attachment, suppressed) | some pack_id, attachment in attached],
+	"suppressed": sort(suppressed),
+} if {
+	attached := precedence.packs(agent_id)
+	mode := precedence.applied_precedence(agent_id)
+	suppressed := precedence.suppressed(attached, mode)
+}
+
+precedence_note(asked, asked) := "as requested"
+
+precedence_note("agent_overrides", "identity_overrides") := concat(" ", [
+	"agent_overrides requested, but the identity does not set allowAgentOverrides:",
+	"treated as identity_overrides",
+])
+
+pack_view(pack_id, attachment, suppressed) := {
+	"pack": pack_id,
+	"name": pack.name,
+	"category": pack.category,
+	"level": attachment.level,
+	"enforcement": attachment.enforcement,
+	"why": attachment.why,
+	"overridable": pack.overridable,
+	"rules": [rule_view(pack_id, rule_id, pack.rules[rule_id], attachment, suppressed) |
+		some [_, rule_id] in sort([[rule.order, rule_id] | some rule_id, rule in pack.rules])
+	],
+} if {
+	pack := config.packs[pack_id]
+}
+
+rule_view(pack_id, rule_id, rule, attachment, suppressed) := {
+	"rule": rule_id,
+	"type": rule.type,
+	"enforcement": object.get(rule, "enforcement", attachment.enforcement),
+	"key": rule.key,
+	"params": rule.params,
+	"suppressed_by": [s.by | some s in suppressed; s.pack == pack_id; s.rule == rule_id],
+}
+
+# ---- Conflict groups per declared agent, and how precedence resolves them --------
+
+conflicts[agent_id] := groups if {
+	some agent_id, _ in config.agents
+	attached := precedence.packs(agent_id)
+	suppressed := precedence.suppressed(attached, precedence.applied_precedence(agent_id))
+	groups := [group |
+		some key, members in precedence.conflict_groups(attached)
+		group := {
+			"key": key,
+			"precedence": precedence.applied_precedence(agent_id),
+			"rules": sort([member_view(m, attached, suppressed) | some m in members]),
+		}
+	]
+}
+
+member_view(member, attached, suppressed) := {
+	"pack": member.pack,
+	"rule": member.rule,
+	"level": attached[member.pack].level,
+	"outcome": outcome_of(member, suppressed),
+}
+
+outcome_of(member, suppressed) := sprintf("suppressed by %s", [s.by]) if {
+	some s in suppressed
+	s.pack == member.pack
+	s.rule == member.rule
+} else := "applies"

@@ -1,0 +1,175 @@
+# METADATA
+# title: Scope, enforcement and precedence
+# description: |
+#   SPEC section 3, for any agent. Every rule here is a function of an agent id (or of
+#   what was computed for it), so the decision for input.agent and the effective view a
+#   human inspects come from the same code. Only the agent's own packs are visited:
+#   packs are found through config.scope_all, config.scoped[agent] and the agent's
+#   attachments, never by scanning every pack of the identity.
+package policypacks.acme.precedence
+
+import data.policypacks.acme.config
+
+# How strict an enforcement level (or a decision) is.
+rank := {"allow": 0, "warn": 1, "require_approval": 2, "block": 3}
+
+declared(agent_id) if config.agents[agent_id]
+
+# The precedence the agent asks for: its own, or else the identity's.
+requested_precedence(agent_id) := config.agents[agent_id].precedence
+
+requested_precedence(agent_id) := config.identity.precedence if {
+	not config.agents[agent_id].precedence
+}
+
+# The precedence that applies: agent_overrides only when the identity allows it.
+applied_precedence(agent_id) := "identity_overrides" if {
+	requested_precedence(agent_id) == "agent_overrides"
+	not config.identity.allow_agent_overrides
+} else := requested_precedence(agent_id)
+
+scope_all_packs := {pack_id | some pack_id in config.scope_all}
+
+# Packs attached at identity level. An undeclared agent (unknownAgents: defaults) gets
+# only the scope-all packs, even where a pack's scope names it.
+identity_packs(agent_id) := scope_all_packs | listed if {
+	declared(agent_id)
+	listed := {pack_id | some pack_id in object.get(config.scoped, agent_id, [])}
+} else := scope_all_packs
+
+# Packs the agent attaches itself in spec.packs.
+agent_packs(agent_id) := object.keys(object.get(config.agents, [agent_id, "packs"], {}))
+
+# The level of an attachment: level(attached at identity level, attached by the agent).
+level(true, true) := "both"
+
+level(true, false) := "identity"
+
+level(false, true) := "agent"
+
+# The enforcement the agent's attachment asks for, or else the pack's own.
+asked_enforcement(agent_id, pack_id) := config.agents[agent_id].packs[pack_id].enforcement
+
+asked_enforcement(agent_id, pack_id) := config.packs[pack_id].enforcement if {
+	not config.agents[agent_id].packs[pack_id].enforcement
+}
+
+stricter(a, b) := a if rank[a] >= rank[b]
+
+stricter(a, b) := b if rank[a] < rank[b]
+
+# Pack enforcement for an agent, by level and applied precedence.
+pack_enforcement(pack, "identity", _, _) := pack.enforcement
+
+pack_enforcement(_, "agent", asked, _) := asked
+
+pack_enforcement(pack, "both", _, "identity_overrides") := pack.enforcement
+
+pack_enforcement(pack, "both", asked, "most_restrictive") := stricter(pack.enforcement, asked)
+
+pack_enforcement(pack, "both", asked, "agent_overrides") := asked if pack.overridable
+
+pack_enforcement(pack, "both", _, "agent_overrides") := pack.enforcement if not pack.overridable
+
+# Why a pack has its enforcement, in words, for the effective view:
+# why(level, applied precedence, pack overridable, attachment sets an enforcement).
+why("identity", _, _, _) := "scope covers the agent: the pack's enforcement"
+
+why("agent", _, _, true) := "attached by the agent: the attachment's enforcement"
+
+why("agent", _, _, false) := "attached by the agent, which sets no enforcement: the pack's"
+
+why("both", mode, overridable, sets_own) := sprintf("attached at both levels: %s", [both(mode, overridable, sets_own)])
+
+both("identity_overrides", _, _) := "identity_overrides keeps the pack's enforcement"
+
+both("most_restrictive", _, _) := "most_restrictive takes the stricter of pack and attachment"
+
+both("agent_overrides", true, true) := "agent_overrides takes the attachment's enforcement"
+
+both("agent_overrides", true, false) := "the attachment sets no enforcement: the pack's"
+
+both("agent_overrides", false, _) := "the pack is not overridable: its own enforcement"
+
+# Every pack attached to the agent: level, enforcement and why.
+packs(agent_id) := {pack_id: attachment |
+	mode := applied_precedence(agent_id)
+	by_identity := identity_packs(agent_id)
+	by_agent := agent_packs(agent_id)
+	some pack_id in (by_identity | by_agent)
+	pack := config.packs[pack_id]
+	lvl := level(pack_id in by_identity, pack_id in by_agent)
+	asked := asked_enforcement(agent_id, pack_id)
+	sets_own := is_string(object.get(config.agents, [agent_id, "packs", pack_id, "enforcement"], null))
+	attachment := {
+		"level": lvl,
+		"enforcement": pack_enforcement(pack, lvl, asked, mode),
+		"why": why(lvl, mode, pack.overridable, sets_own),
+	}
+}
+
+# Rules of the attached packs that share a conflict key with a rule of another pack,
+# grouped by key. A pack attached at both levels counts as identity level.
+conflict_groups(attached) := {key: members |
+	keyed := [member |
+		some pack_id, attachment in attached
+		some rule_id, rule in config.packs[pack_id].rules
+		rule.key != null
+		member := {
+			"key": rule.key,
+			"pack": pack_id,
+			"rule": rule_id,
+			"agent_only": attachment.level == "agent",
+		}
+	]
+	some key in {member.key | some member in keyed}
+	members := [member | some member in keyed; member.key == key]
+	count({member.pack | some member in members}) > 1
+}
+
+# The first of the winning rules, by pack id then rule id.
+first_winner(winners) := sprintf("%s/%s", sort([[w.pack, w.rule] | some w in winners])[0])
+
+# Rules suppressed for the agent, whether or not the input violates them.
+suppressed(_, "most_restrictive") := set()
+
+suppressed(attached, "identity_overrides") := {entry |
+	some members in conflict_groups(attached)
+	winners := [m | some m in members; not m.agent_only]
+	count(winners) > 0
+	some loser in members
+	loser.agent_only
+	entry := {"pack": loser.pack, "rule": loser.rule, "by": first_winner(winners), "reason": "identity_overrides"}
+}
+
+suppressed(attached, "agent_overrides") := {entry |
+	some members in conflict_groups(attached)
+	winners := [m | some m in members; m.agent_only]
+	count(winners) > 0
+	some loser in members
+	not loser.agent_only
+	config.packs[loser.pack].overridable
+	entry := {"pack": loser.pack, "rule": loser.rule, "by": first_winner(winners), "reason": "agent_overrides"}
+}
+
+# ---- The same, computed once for the agent of the input --------------------------
+
+input_agent := object.get(input, "agent", null)
+
+unknown_agent if not declared(input_agent)
+
+# An undeclared agent under unknownAgents: block gets nothing but that block.
+blocked_unknown if {
+	unknown_agent
+	config.identity.unknown_agents == "block"
+}
+
+input_precedence := applied_precedence(input_agent)
+
+input_packs := {} if blocked_unknown
+
+input_packs := packs(input_agent) if not blocked_unknown
+
+input_suppressed := suppressed(input_packs, input_precedence)
+
+input_suppressed_rules contains [entry.pack, entry.rule] if some entry in input_suppressed

@@ -1,0 +1,44 @@
+# METADATA
+# title: "Rule type: escalation"
+# description: |
+#   Never violated: routes require_approval decisions to approvers. Only escalation
+#   rules of packs attached to the agent count. The largest priority wins, then pack
+#   id, then rule order; with no match the identity's default route applies.
+package policypacks.acme.rules.escalation
+
+import data.policypacks.acme.config
+
+# The approval of a require_approval decision, given its require_approval violations.
+route(violations, action, attached) := best[3] if {
+	candidates := [[0 - rule.priority, pack_id, rule.order, approval(pack_id, rule)] |
+		some pack_id, _ in attached
+		some rule in config.rules.escalation[pack_id]
+		route_matches(rule.match, violations, action)
+	]
+	best := sort(candidates)[0]
+} else := object.union(config.identity.escalation, {"route": "identity"})
+
+approval(pack_id, rule) := {
+	"approvers": rule.approvers,
+	"timeout_seconds": rule.timeout_seconds,
+	"fallback": rule.fallback,
+	"route": sprintf("%s/%s", [pack_id, rule.id]),
+}
+
+route_matches(match, violations, action) if {
+	listed_or_null(match.actions, action.type)
+	some violation in violations
+	listed_or_null(match.categories, violation.category)
+	listed_or_null(match.packs, violation.pack)
+	rule_listed(match.rules, violation)
+}
+
+listed_or_null(null, _)
+
+listed_or_null(list, value) if value in list
+
+rule_listed(null, _)
+
+rule_listed(list, violation) if sprintf("%s/%s", [violation.pack, violation.rule]) in list
+
+rule_listed(list, violation) if violation.rule in list

@@ -1,0 +1,43 @@
+# METADATA
+# title: "Rule type: spending_limit"
+# description: |
+#   Caps what one action spends (period: transaction) or what the period's spend
+#   reaches with it (usage.spend[period] + amount, missing usage = 0). Only actions of
+#   the rule's `actions` in the rule's currency count; without an amount it never fires.
+package policypacks.acme.rules.spending_limit
+
+import data.policypacks.acme.config
+import data.policypacks.acme.precedence
+
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	is_number(input.action.amount)
+	some pack_id, _ in precedence.input_packs
+	some rule in config.rules.spending_limit[pack_id]
+	input.action.type in rule.actions
+	in_currency(input.action, rule.currency)
+	total := input.action.amount + spent_before(input, rule.period)
+	total > rule.max
+	message := describe(rule, total)
+}
+
+# A missing currency means the rule's; codes compare case-insensitively.
+in_currency(action, currency) if upper(action.currency) == currency
+
+in_currency(action, _) if not action.currency
+
+spent_before(_, "transaction") := 0
+
+spent_before(doc, period) := object.get(doc, ["usage", "spend", period], 0) if period != "transaction"
+
+adjective := {"hour": "hourly", "day": "daily", "month": "monthly"}
+
+describe(rule, total) := message if {
+	rule.period == "transaction"
+	message := sprintf("a single spend of %v %s is over the %v %s cap", [total, rule.currency, rule.max, rule.currency])
+}
+
+describe(rule, total) := message if {
+	rule.period != "transaction"
+	template := "%s spend would reach %v %s, over the %v %s cap"
+	message := sprintf(template, [adjective[rule.period], total, rule.currency, rule.max, rule.currency])
+}

@@ -1,0 +1,39 @@
+# METADATA
+# title: "Rule type: tone"
+# description: |
+#   The action's tone label (content.tone) must be one of the allowed bands. Without a
+#   label, the text must not match a marker of a band that is not allowed. The compiler
+#   ships the marker patterns of every band not allowed as `disallowed` (authored
+#   markers replacing a band's defaults); an absent `allowed` list constrains nothing.
+package policypacks.acme.rules.tone
+
+import data.policypacks.acme.config
+import data.policypacks.acme.lib.text
+import data.policypacks.acme.precedence
+
+# A label decides alone (bands compare case-insensitively; `allowed` is lowercased).
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	labelled(input.action.content)
+	label := input.action.content.tone
+	some pack_id, _ in precedence.input_packs
+	some rule in config.rules.tone[pack_id]
+	rule.allowed != null
+	text.action_selected(rule, input.action)
+	not lower(label) in rule.allowed
+	message := sprintf("the tone %q is not allowed (allowed: %s)", [label, text.quoted_list(rule.allowed)])
+}
+
+# No label: the text gives the tone away.
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	not labelled(input.action.content)
+	body := text.action_text(input.action)
+	some pack_id, _ in precedence.input_packs
+	some rule in config.rules.tone[pack_id]
+	text.action_selected(rule, input.action)
+	some band in rule.disallowed
+	found := {hit | some pattern in band.patterns; some hit in regex.find_n(pattern, body, 1)}
+	count(found) > 0
+	message := sprintf("the text reads as %s (%s), not an allowed tone", [band.band, text.quoted_list(sort(found))])
+}
+
+labelled(content) if is_string(content.tone)
