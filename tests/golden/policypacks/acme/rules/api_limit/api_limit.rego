@@ -7,6 +7,7 @@
 package policypacks.acme.rules.api_limit
 
 import data.policypacks.acme.config
+import data.policypacks.acme.lib.counting
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
@@ -14,9 +15,9 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	some pack_id, _ in precedence.input_packs
 	some rule in config.rules.api_limit[pack_id]
 	counted(rule.api, input.action)
-	nth := calls_before(input, rule.api, rule.period) + 1
+	nth := counting.already(input, ["apis", rule.api, rule.period]) + 1
 	nth > rule.max
-	message := sprintf("%s %s %s, over the limit of %v", [ordinal(nth), target(rule.api), during[rule.period], rule.max])
+	message := counting.over_limit(nth, target(rule.api), rule.period, rule.max)
 }
 
 # Whether a rule for `api` counts this call: "*" counts them all.
@@ -30,20 +31,3 @@ counted(api, action) if {
 target("*") := "API call"
 
 target(api) := concat(" ", ["call to", api]) if api != "*"
-
-calls_before(doc, api, period) := done if {
-	done := object.get(doc, ["usage", "apis", api, period], 0)
-	is_number(done)
-} else := 0
-
-during := {"minute": "this minute", "hour": "this hour", "day": "today"}
-
-# 1st, 2nd, 3rd, 4th ... 11th, 12th, 13th ... 21st; a count that is not whole stays a number.
-ordinal(n) := sprintf("%d%s", [whole, ordinal_suffix(abs(whole) % 100)]) if {
-	whole := round(n)
-	whole == n
-} else := sprintf("%v", [n])
-
-ordinal_suffix(k) := "th" if k in {11, 12, 13}
-
-ordinal_suffix(k) := object.get({1: "st", 2: "nd", 3: "rd"}, k % 10, "th") if not k in {11, 12, 13}
