@@ -122,8 +122,9 @@ def sign_files(files: dict[str, bytes], key: Path, algorithm: str) -> bytes:
             (tree / rel).write_bytes(data)
         out = Path(tmp) / "out"
         out.mkdir()
-        proc = run(["sign", "--signing-key", str(key), "--signing-alg", algorithm,
-                    "--bundle", str(tree), "--output-file-path", str(out)])
+        # Signed from inside the tree, so the JWT names files as the bundle does.
+        proc = run(["sign", "--signing-key", str(key.resolve()), "--signing-alg", algorithm,
+                    "--bundle", ".", "--output-file-path", str(out)], cwd=tree)
         if proc.returncode != 0:
             raise UsageError(f"{key}: opa sign failed: {(proc.stderr or proc.stdout).strip()}")
         return (out / ".signatures.json").read_bytes()

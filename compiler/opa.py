@@ -50,12 +50,12 @@ def opa_binary() -> str:
 
 
 def run(args: list[str], *, stdin: str | None = None, timeout: float = 300,
-        tool: str = "opa") -> subprocess.CompletedProcess[str]:
+        tool: str = "opa", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a tool and return the finished process; never raises on a non-zero exit."""
     command = [find_tool(tool), *args]
     try:
         return subprocess.run(command, input=stdin, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, cwd=cwd)
     except subprocess.TimeoutExpired as exc:
         raise OpaError(f"`{' '.join(command[:2])}` did not finish in {timeout:g}s") from exc
     except OSError as exc:

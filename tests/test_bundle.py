@@ -10,10 +10,12 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import pytest
 import requests
 from support import agent, identity, pack, write_repo
 
 from compiler.bundle import git_revision, tar_bytes, write_bundle
+from compiler.errors import OpaError
 from compiler.pipeline import compile_path
 from compiler.sidecar import LocalOpa
 
@@ -114,3 +116,23 @@ def test_two_identities_load_side_by_side_in_one_opa_server(tmp_path: Path) -> N
         view = requests.get(f"{opa.url}/v1/data/policypacks/acme/effective/sales-bot",
                             timeout=5).json()["result"]
         assert view["packs"][0]["pack"] == "ops-caps"
+
+
+def test_signed_bundle_is_reproducible_and_verified_by_opa(tmp_path: Path) -> None:
+    key = tmp_path / "secret.key"
+    key.write_text("a shared secret for HS256")
+    compiled = compile_path(write_repo(tmp_path / "r", repo_docs()), "signed-1")[1]
+    first = write_bundle(compiled, tmp_path / "a.tar.gz", signing=(key, "HS256"))
+    assert first == write_bundle(compiled, tmp_path / "b.tar.gz", signing=(key, "HS256"))
+    assert "/.signatures.json" in members(first)
+    verify = ["--verification-key", str(key), "--signing-alg", "HS256"]
+    with LocalOpa(bundles=[tmp_path / "a.tar.gz"], extra_args=verify) as opa:
+        revision = requests.get(f"{opa.url}/v1/data/policypacks/acme/config/revision",
+                                timeout=5).json()["result"]
+        assert revision == "signed-1"
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("another secret")
+    bad = LocalOpa(bundles=[tmp_path / "a.tar.gz"],
+                   extra_args=["--verification-key", str(wrong), "--signing-alg", "HS256"])
+    with pytest.raises(OpaError):
+        bad.start(timeout=10)
