@@ -20,7 +20,7 @@ from .load import Document, line_of
 
 MISSING: Any = object()
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-DURATION_PATTERN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION_PATTERN = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 @dataclass
@@ -159,7 +159,8 @@ class Duration(Check):
         match = DURATION_PATTERN.fullmatch(value) if isinstance(value, str) and value else None
         if not match:
             return self.fail(value, ctx)
-        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        days += 7 * weeks
         return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
