@@ -109,7 +109,7 @@ effective_view(agent_id) := {
 		"applied": mode,
 		"note": precedence_note(precedence.requested_precedence(agent_id), mode),
 	},
-	"packs": [pack_view(pack_id, attachment, suppressed) | some pack_id, attachment in attached],
+	"packs": [pack_view(agent_id, pack_id, attachment, suppressed) | some pack_id, attachment in attached],
 	"suppressed": sort(suppressed),
 } if {
 	attached := precedence.packs(agent_id)
@@ -124,13 +124,13 @@ precedence_note("agent_overrides", "identity_overrides") := concat(" ", [
 	"treated as identity_overrides",
 ])
 
-pack_view(pack_id, attachment, suppressed) := {
+pack_view(agent_id, pack_id, attachment, suppressed) := {
 	"pack": pack_id,
 	"name": pack.name,
 	"category": pack.category,
 	"level": attachment.level,
 	"enforcement": attachment.enforcement,
-	"why": attachment.why,
+	"why": precedence.explain(agent_id, pack_id, attachment),
 	"overridable": pack.overridable,
 	"rules": [rule_view(pack_id, rule_id, pack.rules[rule_id], attachment, suppressed) |
 		some [_, rule_id] in sort([[rule.order, rule_id] | some rule_id, rule in pack.rules])

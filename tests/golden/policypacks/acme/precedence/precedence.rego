@@ -91,7 +91,7 @@ both("agent_overrides", true, false) := "the attachment sets no enforcement: the
 
 both("agent_overrides", false, _) := "the pack is not overridable: its own enforcement"
 
-# Every pack attached to the agent: level, enforcement and why.
+# Every pack attached to the agent: its level and the enforcement it has for the agent.
 packs(agent_id) := {pack_id: attachment |
 	mode := applied_precedence(agent_id)
 	by_identity := identity_packs(agent_id)
@@ -100,13 +100,16 @@ packs(agent_id) := {pack_id: attachment |
 	pack := config.packs[pack_id]
 	lvl := level(pack_id in by_identity, pack_id in by_agent)
 	asked := asked_enforcement(agent_id, pack_id)
-	sets_own := is_string(object.get(config.agents, [agent_id, "packs", pack_id, "enforcement"], null))
-	attachment := {
-		"level": lvl,
-		"enforcement": pack_enforcement(pack, lvl, asked, mode),
-		"why": why(lvl, mode, pack.overridable, sets_own),
-	}
+	attachment := {"level": lvl, "enforcement": pack_enforcement(pack, lvl, asked, mode)}
 }
+
+# Why the agent's pack has its enforcement (for the effective view, not for decisions).
+explain(agent_id, pack_id, attachment) := why(
+	attachment.level,
+	applied_precedence(agent_id),
+	config.packs[pack_id].overridable,
+	is_string(object.get(config.agents, [agent_id, "packs", pack_id, "enforcement"], null)),
+)
 
 # Rules of the attached packs that share a conflict key with a rule of another pack,
 # grouped by key. A pack attached at both levels counts as identity level.
