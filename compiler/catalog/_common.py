@@ -27,9 +27,6 @@ def actions_field(default: list[str] | None = None) -> Field:
     return Field(ListOf(ACTION_TYPE), default=default)
 
 
-def lower_all(values: list[str] | None) -> list[str] | None:
-    return None if values is None else [v.lower() for v in values]
-
 
 def domains(values: list[str] | None) -> list[str] | None:
     return None if values is None else [v.lower().strip(".") for v in values]

@@ -12,15 +12,15 @@ CLASSES = Field(ListOf(Str(non_empty=True)))
 # The docs of every data-governance type start from this.
 FAIL_CLOSED_NOTE = (
     "Data-governance rules fail closed: a field the rule needs that the action does not "
-    "carry counts as a violation. Data classes (and purposes, regions) compare "
-    "case-insensitively."
+    "carry counts as a violation. Data classes, purposes and regions compare exactly as "
+    "written (SPEC names no case folding for them)."
 )
 
 
 def classes_key(classes: list[str] | None) -> str:
-    """``CLASSES`` of a conflict key: the sorted, lowercased classes joined by ``,``, or
+    """``CLASSES`` of a conflict key: the sorted classes joined by ``,``, or
     ``*`` for a rule that covers every class."""
-    return "*" if classes is None else ",".join(sorted({c.lower() for c in classes}))
+    return "*" if classes is None else ",".join(sorted(set(classes)))
 
 
 def glob_problem(pattern: str) -> str | None:

@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Str
-from . import CompileContext, Example, RuleType
-from ._common import COUNT, lower_all
+from . import Example, RuleType
+from ._common import COUNT
 from ._data import CLASSES, FAIL_CLOSED_NOTE, Glob
-
-
-def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
-    return {"classes": lower_all(params.get("classes")),
-            "allowed_regions": lower_all(params.get("allowed_regions"))}
 
 
 def _export(**data: Any) -> dict[str, Any]:
@@ -40,12 +35,11 @@ RULE_TYPE = RuleType(
     doc_params={
         "allowed_destinations": "globs for `data.destination`; `*` matches any characters "
                                 "(`/` too), `?` one; `[a-z]`, `{a,b}`; case-sensitive",
-        "allowed_regions": "regions allowed for `data.region` (case-insensitive)",
+        "allowed_regions": "regions allowed for `data.region` (compared exactly)",
         "max_records": "most records one export may move (`data.records`; exactly the "
                        "limit is allowed)",
-        "classes": "data classes the rule covers (case-insensitive); absent: all data",
+        "classes": "data classes the rule covers; absent: all data",
     },
-    compile=_compile,
     notes=f"""\
 {FAIL_CLOSED_NOTE} Here: with `allowed_destinations` set, an export without a
 `data.destination` string is a violation; likewise `allowed_regions` without a
@@ -62,8 +56,10 @@ repository is validated.""",
                 _export(destination="s3://other/q1.csv"), "violated"),
         Example("glob is case-sensitive", S3, _export(destination="S3://ACME-EU/x"), "violated"),
         Example("missing destination fails closed", S3, _export(region="eu"), "violated"),
-        Example("allowed region, case-insensitive", {"allowed_regions": ["eu-west-1"]},
-                _export(region="EU-West-1"), "ok"),
+        Example("allowed region", {"allowed_regions": ["eu-west-1"]},
+                _export(region="eu-west-1"), "ok"),
+        Example("regions compare exactly", {"allowed_regions": ["eu-west-1"]},
+                _export(region="EU-West-1"), "violated"),
         Example("region not allowed", {"allowed_regions": ["eu-west-1"]},
                 _export(region="us-east-1"), "violated"),
         Example("missing region fails closed", {"allowed_regions": ["eu-west-1"]},
@@ -77,7 +73,7 @@ repository is validated.""",
                 _export(records=5, destination="ftp://anywhere", region="mars"), "ok"),
         Example("a class outside the rule's classes", {**S3, "classes": ["pii"]},
                 _export(classes=["public"], destination="ftp://anywhere"), "ok"),
-        Example("a class inside the rule's classes", {**S3, "classes": ["PII"]},
+        Example("a class inside the rule's classes", {**S3, "classes": ["pii"]},
                 _export(classes=["public", "pii"], destination="ftp://anywhere"), "violated"),
         Example("unlabelled data is covered", {**S3, "classes": ["pii"]},
                 _export(destination="ftp://anywhere"), "violated"),

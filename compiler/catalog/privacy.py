@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Str
-from . import CompileContext, Example, RuleType
-from ._common import lower_all
+from . import Example, RuleType
 from ._data import FAIL_CLOSED_NOTE
-
-
-def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
-    return {"require_consent_for": lower_all(params.get("require_consent_for")),
-            "allowed_purposes": lower_all(params.get("allowed_purposes"))}
 
 
 def _use(**data: Any) -> dict[str, Any]:
@@ -35,11 +29,9 @@ RULE_TYPE = RuleType(
         "allowed_purposes": Field(ListOf(Str(non_empty=True))),
     },
     doc_params={
-        "require_consent_for": "data classes that need `data.consent: true` "
-                               "(case-insensitive)",
-        "allowed_purposes": "the purposes `data.purpose` may name (case-insensitive)",
+        "require_consent_for": "data classes that need `data.consent: true`",
+        "allowed_purposes": "the purposes `data.purpose` may name",
     },
-    compile=_compile,
     notes=f"""\
 The rule applies to every action that carries a `data` object, whatever its type.
 {FAIL_CLOSED_NOTE} Here: with `require_consent_for` set, data without an
@@ -50,14 +42,15 @@ consent.""",
         Example("sensitive class with consent", CONSENT,
                 _use(classes=["health"], consent=True), "ok"),
         Example("sensitive class without consent", CONSENT,
-                _use(classes=["contact", "Health"]), "violated"),
+                _use(classes=["contact", "health"]), "violated"),
         Example("consent must be the boolean true", CONSENT,
                 _use(classes=["biometric"], consent="yes"), "violated"),
         Example("consent false", CONSENT, _use(classes=["health"], consent=False), "violated"),
         Example("other classes need no consent", CONSENT, _use(classes=["contact"]), "ok"),
         Example("unlabelled data needs consent", CONSENT, _use(records=10), "violated"),
         Example("unlabelled data with consent", CONSENT, _use(consent=True), "ok"),
-        Example("allowed purpose, any case", PURPOSES, _use(purpose="Support"), "ok"),
+        Example("allowed purpose", PURPOSES, _use(purpose="support"), "ok"),
+        Example("purposes compare exactly", PURPOSES, _use(purpose="Support"), "violated"),
         Example("purpose not allowed", PURPOSES, _use(purpose="marketing"), "violated"),
         Example("missing purpose fails closed", PURPOSES, _use(classes=["contact"]),
                 "violated"),

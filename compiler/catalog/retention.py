@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field
-from . import CompileContext, Example, RuleType
-from ._common import NON_NEGATIVE, lower_all
+from . import Example, RuleType
+from ._common import NON_NEGATIVE
 from ._data import CLASSES, FAIL_CLOSED_NOTE, classes_key
-
-
-def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
-    return {"classes": lower_all(params.get("classes"))}
 
 
 def _store(**data: Any) -> dict[str, Any]:
@@ -34,12 +30,11 @@ RULE_TYPE = RuleType(
     doc_params={
         "max_days": "longest retention allowed, in days (exactly `max_days` is allowed)",
         "min_days": "shortest retention allowed, in days (exactly `min_days` is allowed)",
-        "classes": "data classes the rule covers (case-insensitive); absent: all data",
+        "classes": "data classes the rule covers; absent: all data",
     },
-    key_doc="`retention:CLASSES` (the sorted, lowercased classes joined by `,`; `*` when "
+    key_doc="`retention:CLASSES` (the sorted classes joined by `,`; `*` when "
             "`classes` is absent)",
     conflict_key=lambda p: f"retention:{classes_key(p.get('classes'))}",
-    compile=_compile,
     notes=f"""\
 {FAIL_CLOSED_NOTE} Here: a covered `store_data` action without a numeric
 `action.data.retention_days` is a violation, even when the rule sets neither bound, and
@@ -62,8 +57,8 @@ data without an `action.data.classes` list is covered by every rule, whatever it
                 {"action": {"type": "store_data"}}, "violated"),
         Example("a class the rule covers", {"max_days": 30, "classes": ["pii", "health"]},
                 _store(classes=["marketing", "health"], retention_days=90), "violated"),
-        Example("classes compare case-insensitively", {"max_days": 30, "classes": ["PII"]},
-                _store(classes=["pii"], retention_days=90), "violated"),
+        Example("classes compare exactly", {"max_days": 30, "classes": ["PII"]},
+                _store(classes=["pii"], retention_days=90), "ok"),
         Example("a class the rule does not cover", {"max_days": 30, "classes": ["pii"]},
                 _store(classes=["marketing"], retention_days=90), "ok"),
         Example("unlabelled data is covered", {"max_days": 30, "classes": ["pii"]},

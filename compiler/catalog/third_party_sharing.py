@@ -6,13 +6,12 @@ from typing import Any
 
 from ..schema import Field, ListOf, Str
 from . import CompileContext, Example, RuleType
-from ._common import actions_field, domains, lower_all
+from ._common import actions_field, domains
 from ._data import FAIL_CLOSED_NOTE
 
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
-    return {"allowed_domains": domains(params.get("allowed_domains")),
-            "blocked_classes": lower_all(params.get("blocked_classes"))}
+    return {"allowed_domains": domains(params.get("allowed_domains"))}
 
 
 def _share(recipient: dict[str, Any] | None, **data: Any) -> dict[str, Any]:
@@ -43,8 +42,7 @@ RULE_TYPE = RuleType(
     doc_params={
         "allowed_domains": "third-party domains data may go to (subdomains included); "
                            "absent: any",
-        "blocked_classes": "data classes that must not go to any third party "
-                           "(case-insensitive)",
+        "blocked_classes": "data classes that must not go to any third party",
         "actions": "action types that share data (default `[share_data]`)",
     },
     compile=_compile,
@@ -72,7 +70,7 @@ a subdomain of one (case-insensitively); internal recipients are never restricte
         Example("an address without a domain fails closed", NO_PII,
                 _share({"address": "bob"}, classes=["public"]), "violated"),
         Example("blocked class to a third party", NO_PII,
-                _share({"domain": "partner.com"}, classes=["public", "PII"]), "violated"),
+                _share({"domain": "partner.com"}, classes=["public", "pii"]), "violated"),
         Example("blocked class stays inside", NO_PII,
                 _share({"domain": "acme.com"}, classes=["pii"]), "ok"),
         Example("other classes may go out", NO_PII,

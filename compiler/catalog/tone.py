@@ -31,16 +31,16 @@ DEFAULT_MARKERS: dict[str, list[str]] = {
 
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
-    """`allowed` lowercased; `disallowed`: the marker patterns of every band not allowed,
+    """`allowed` as written; `disallowed`: the marker patterns of every band not allowed,
     authored markers replacing a band's defaults."""
     if params.get("allowed") is None:
         return {"disallowed": []}
-    allowed = sorted({band.lower() for band in params["allowed"]})
+    allowed = sorted(set(params["allowed"]))
     markers = {**DEFAULT_MARKERS, **(params.get("markers") or {})}
     return {
         "allowed": allowed,
         "disallowed": [{"band": band, "patterns": markers[band]}
-                       for band in sorted(markers) if band.lower() not in allowed],
+                       for band in sorted(markers) if band not in allowed],
     }
 
 
@@ -69,7 +69,7 @@ RULE_TYPE = RuleType(
         "actions": actions_field(),
     },
     doc_params={
-        "allowed": "the tone bands allowed (absent: no constraint); compared case-insensitively",
+        "allowed": "the tone bands allowed (absent: no constraint); labels compare exactly",
         "markers": "band -> RE2 patterns that reveal it; replaces that band's default markers",
         "actions": TEXT_ACTIONS_DOC,
     },
@@ -93,8 +93,8 @@ case-insensitive whole words.""",
                 _email("Hello", tone="casual"), "violated"),
         Example("label allowed", {"allowed": ["professional", "formal"]},
                 _email("hey!!", tone="formal"), "ok"),
-        Example("labels compare case-insensitively", {"allowed": ["Professional"]},
-                _email(tone="PROFESSIONAL"), "ok"),
+        Example("labels compare exactly", {"allowed": ["professional"]},
+                _email(tone="Professional"), "violated"),
         Example("casual marker without a label", {"allowed": ["professional"]},
                 _email("Hey, we're gonna ship it tomorrow"), "violated"),
         Example("markers match whole words only", {"allowed": ["professional"]},

@@ -1,5 +1,5 @@
 # METADATA
-# title: Helpers shared by the counting caps (rate_limit, api_limit)
+# title: Helpers shared by the caps (spending_limit, rate_limit, api_limit)
 # description: |
 #   How many were already done in a window (missing or non-numeric usage counts as 0)
 #   and how messages say it. Pure functions.

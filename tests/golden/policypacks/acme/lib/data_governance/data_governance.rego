@@ -2,13 +2,13 @@
 # title: Helpers shared by the data-governance rule types
 # description: |
 #   retention, export, third_party_sharing and privacy fail closed: data that does not
-#   list its classes may carry any class. Classes compare case-insensitively (the
-#   compiler lowercases the rules' lists). Pure functions: they take the action.
+#   list its classes may carry any class. Classes compare exactly as written. Pure
+#   functions: they take the action.
 package policypacks.acme.lib.data_governance
 
-# The classes the action's data lists, lowercased (non-strings ignored); undefined when
+# The classes the action's data lists (non-strings ignored); undefined when
 # it lists none: no action.data.classes array.
-classes(action) := {lower(class) | some class in action.data.classes; is_string(class)} if {
+classes(action) := {class | some class in action.data.classes; is_string(class)} if {
 	is_array(action.data.classes)
 }
 

@@ -4,7 +4,8 @@
 #   Limits on the files of any action with an `attachments` list: their number, and per
 #   file its size (size_bytes against max_size_mb in bytes, precomputed), its extension
 #   (the last one, lowercased, against the compiler's lowercased, dot-less lists) and its
-#   content type. A file without the field a check needs skips that check.
+#   content type (compared exactly). A file without the field a check needs skips that
+#   check.
 package policypacks.acme.rules.attachment
 
 import data.policypacks.acme.config
@@ -69,27 +70,23 @@ label(file, i) := sprintf("#%d", [i + 1]) if not named(file)
 # A helper, since `not is_string(file.name)` is undefined, not true, without a name.
 named(file) if is_string(file.name)
 
-# The last extension of a name, lowercased; "" when it has none. Trailing dots and spaces
-# are dropped first, as Windows does when it opens "a.exe. ".
+# The last extension of a name, lowercased; "" when it has none.
 extension(name) := lower(parts[count(parts) - 1]) if {
 	is_string(name)
-	parts := split(trim_right(name, ". "), ".")
+	parts := split(name, ".")
 	count(parts) > 1
 }
 
 extension(name) := "" if {
 	is_string(name)
-	not contains(trim_right(name, ". "), ".")
+	not contains(name, ".")
 }
 
 unlisted("") := "a name without an extension is not allowed"
 
 unlisted(ext) := sprintf("extension %s is not allowed", [ext]) if ext != ""
 
-# The media type without its parameters ("text/plain; charset=utf-8" is text/plain).
-media_type(content_type) := lower(trim_space(split(content_type, ";")[0])) if is_string(content_type)
+# Content types compare exactly as written (SPEC lists no case folding for them).
+media_type(content_type) := content_type if is_string(content_type)
 
-# A type is allowed when listed, or when its whole top-level type is ("image/*").
 media_allowed(media, allowed) if media in allowed
-
-media_allowed(media, allowed) if concat("/", [split(media, "/")[0], "*"]) in allowed

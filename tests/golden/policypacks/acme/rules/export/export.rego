@@ -3,7 +3,7 @@
 # description: |
 #   export_data actions of the rule's classes (all, when it lists none; data that does
 #   not list its classes is covered) must go to a destination an allowed glob matches,
-#   from an allowed region (lowercased by the compiler), with at most max_records
+#   from an allowed region (compared exactly), with at most max_records
 #   records. Each parameter that is set needs its field: missing counts as violated.
 package policypacks.acme.rules.export
 
@@ -47,7 +47,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_string(region)
 	some [pack_id, rule] in covering
 	rule.allowed_regions != null
-	not lower(region) in rule.allowed_regions
+	not region in rule.allowed_regions
 	message := sprintf("export from region %s: not an allowed region", [region])
 }
 

@@ -48,7 +48,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_string(purpose)
 	some [pack_id, rule] in covering
 	rule.allowed_purposes != null
-	not lower(purpose) in rule.allowed_purposes
+	not purpose in rule.allowed_purposes
 	message := sprintf("uses data for %s, not an allowed purpose", [purpose])
 }
 

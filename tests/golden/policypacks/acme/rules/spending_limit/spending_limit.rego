@@ -7,6 +7,7 @@
 package policypacks.acme.rules.spending_limit
 
 import data.policypacks.acme.config
+import data.policypacks.acme.lib.counting
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
@@ -25,9 +26,10 @@ in_currency(action, currency) if upper(action.currency) == currency
 
 in_currency(action, _) if not action.currency
 
+# What the period already spent: missing (or not a number) counts as 0.
 spent_before(_, "transaction") := 0
 
-spent_before(doc, period) := object.get(doc, ["usage", "spend", period], 0) if period != "transaction"
+spent_before(doc, period) := counting.already(doc, ["spend", period]) if period != "transaction"
 
 adjective := {"hour": "hourly", "day": "daily", "month": "monthly"}
 

@@ -11,7 +11,7 @@ import data.policypacks.acme.config
 import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
-# A label decides alone (bands compare case-insensitively; `allowed` is lowercased).
+# A label decides alone (it compares exactly with the `allowed` bands).
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	labelled(input.action.content)
 	label := input.action.content.tone
@@ -19,8 +19,8 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	some rule in config.rules.tone[pack_id]
 	rule.allowed != null
 	text.action_selected(rule, input.action)
-	not lower(label) in rule.allowed
-	message := sprintf("the tone %q is not allowed (allowed: %s)", [label, text.quoted_list(rule.allowed)])
+	not label in rule.allowed
+	message := sprintf("the tone %v is not allowed (allowed: %s)", [json.marshal(label), text.quoted_list(rule.allowed)])
 }
 
 # No label: the text gives the tone away.
@@ -36,4 +36,6 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	message := sprintf("the text reads as %s (%s), not an allowed tone", [band.band, text.quoted_list(sort(found))])
 }
 
-labelled(content) if is_string(content.tone)
+# Any content.tone counts as a label, whatever its value (SPEC: "content.tone not in
+# allowed"); only an action without one is judged by its text.
+labelled(content) if "tone" in object.keys(content)
