@@ -23,6 +23,8 @@ from compiler.pipeline import compile_path
 from compiler.sidecar import LocalOpa
 from compiler.store import Store
 
+LOG_MASK = Path(__file__).resolve().parent.parent / "opa-config" / "log-mask"
+
 IDENTITY = "acme-corp"  # a dash: the client must ask for policypacks/acme_corp
 NOW = datetime(2024, 5, 15, 10, 30, tzinfo=UTC)
 
@@ -67,7 +69,9 @@ def opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpa]:
     write_bundle(compile_path(write_repo(tmp / "repo", DOCS), "rev-1")[1], bundle)
     config = tmp / "config.yaml"
     config.write_text("decision_logs:\n  console: true\n")
-    with LocalOpa(bundles=[bundle], config_file=config, log_file=tmp / "opa.log") as server:
+    # The shipped decision-log mask is loaded as a deployment would (opa-config/README.md).
+    with LocalOpa(bundles=[bundle, LOG_MASK], config_file=config,
+                  log_file=tmp / "opa.log") as server:
         yield server
 
 
@@ -220,6 +224,18 @@ def test_opa_decision_log_carries_the_recorded_decision_id(opa: LocalOpa, client
     assert entry["result"]["decision"] == "block"
     assert entry["input"]["agent"] == "sales-bot"
     assert entry["input"]["usage"]["spend"] == {"hour": 0, "day": 0, "month": 0}
+
+
+def test_decision_log_leaves_out_the_free_text(opa: LocalOpa, client: PolicyClient) -> None:
+    action = {"type": "send_message", "content": {"text": "my secret plan", "subject": "psst",
+                                                  "tone": "friendly"}}
+    decision = client.check(action)
+    assert decision.decision_id
+    entry = decision_log(opa, decision.decision_id)
+    assert entry["input"]["action"]["type"] == "send_message"
+    assert entry["input"]["action"]["content"] == {"tone": "friendly"}
+    assert "/input/action/content/text" in entry["erased"]
+    assert "my secret plan" not in json.dumps(entry)
 
 
 # -- approvals ------------------------------------------------------------------------------
