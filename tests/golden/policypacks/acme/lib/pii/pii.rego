@@ -21,13 +21,15 @@ detected("ip_address", value) if {
 	regex.match(`\b(?:(?:25[0-5]|2[0-4]\d|[01]?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d?\d)\b`, value)
 }
 
+# Each detector reads the text as it is (SPEC section 4): a number inside an IBAN or an
+# IPv4 address can also be a phone number.
 detected("credit_card", value) if {
-	some digits in card_numbers(regex.replace(value, not_numbers_pattern, " "))
+	some digits in card_numbers(value)
 	luhn_valid(digits)
 }
 
 detected("phone", value) if {
-	some candidate in phone_candidates(regex.replace(value, not_numbers_pattern, " "))
+	some candidate in regex.find_n(phone_pattern, value, -1)
 	phone_number(candidate)
 }
 
@@ -40,10 +42,6 @@ email_pattern := `(?i:\b[a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,}\b)`
 
 # Country letters, check digits, then 11-30 alphanumerics: unbroken or in groups of four.
 iban_pattern := `\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4})+(?: [A-Z0-9]{1,3})?)\b`
-
-# What the number detectors blank out first: e-mail addresses, IBAN-shaped and
-# IPv4-shaped strings hold digits that are not phone or card numbers.
-not_numbers_pattern := concat("|", [email_pattern, iban_pattern, `\b\d{1,3}(?:\.\d{1,3}){3}\b`])
 
 # ---- credit_card ---------------------------------------------------------------------
 
@@ -75,28 +73,15 @@ luhn_term(d, position) := [0, 2, 4, 6, 8, 1, 3, 5, 7, 9][d] if position % 2 == 1
 
 # ---- phone ---------------------------------------------------------------------------
 
-# [candidate, suffix]: groups of digits separated by single spaces, dots or hyphens,
-# with an optional leading + and optional parentheses around one group (the area code).
-# The suffix captures a following ":digit", which makes the candidate a date and time
-# ("2024-01-15 10:30"), not a phone number.
-phone_candidates(value) := [[match[0], match[1]] |
-	pattern := `(?:\B\+)?(?:\B\(\d+\)[ .-]?)?\b\d+(?:[ .-]?\(\d+\)[ .-]?\d+|[ .-]\d+)*\b(:\d)?`
-	some match in regex.find_all_string_submatch_n(pattern, value, -1)
-]
+# Groups of digits separated by single spaces, dots or hyphens, with an optional leading
+# + and optional parentheses around one group (the area code).
+phone_pattern := `(?:\B\+)?(?:\B\(\d+\)[ .-]?)?\b\d+(?:[ .-]?\(\d+\)[ .-]?\d+|[ .-]\d+)*\b`
 
-phone_number([candidate, ""]) if {
+# 10 to 15 digits make a phone number.
+phone_number(candidate) if {
 	digits := regex.replace(candidate, `\D`, "")
 	count(digits) >= 10
 	count(digits) <= 15
-	not card_like(candidate, digits)
-}
-
-# 13-15 plain digits that pass the Luhn check are a card number (Amex has 15 digits);
-# a leading + or an area code in parentheses still makes them a phone number.
-card_like(candidate, digits) if {
-	count(digits) >= 13
-	not regex.match(`[+(]`, candidate)
-	luhn_valid(digits)
 }
 
 # ---- iban ----------------------------------------------------------------------------
