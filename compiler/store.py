@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS usage_events (
   id INTEGER PRIMARY KEY, at TEXT NOT NULL, identity TEXT NOT NULL, agent TEXT NOT NULL,
   action_type TEXT NOT NULL, api TEXT, amount NUMERIC, currency TEXT);
 CREATE INDEX IF NOT EXISTS usage_by_agent ON usage_events (identity, agent, at);
+-- Running totals per calendar window, kept in the same transaction as each event, so that
+-- reading the usage document costs a few rows however long the month's history is.
+-- '' (not NULL) stands for "no API" / "no amount's currency", so upserts find their row.
+CREATE TABLE IF NOT EXISTS usage_windows (
+  identity TEXT NOT NULL, agent TEXT NOT NULL, window TEXT NOT NULL, start TEXT NOT NULL,
+  action_type TEXT NOT NULL, api TEXT NOT NULL, currency TEXT NOT NULL,
+  count INTEGER NOT NULL, amount NUMERIC NOT NULL,
+  PRIMARY KEY (identity, agent, window, start, action_type, api, currency));
 CREATE TABLE IF NOT EXISTS decisions (
   id INTEGER PRIMARY KEY, at TEXT NOT NULL, identity TEXT NOT NULL, agent TEXT NOT NULL,
   action_type TEXT, decision TEXT NOT NULL, revision TEXT, decision_id TEXT, incident TEXT,
@@ -91,6 +99,10 @@ def stamp(value: datetime) -> str:
 
 def parse_stamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def next_month(start: datetime) -> datetime:
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
 
 
 def windows(now: datetime) -> dict[str, datetime]:
@@ -261,11 +273,30 @@ class Store:
             amount = None
         currency = str(action.get("currency") or DEFAULT_CURRENCY).upper()
         api = action.get("api") if isinstance(action.get("api"), str) else None
-        row = (stamp(at or self.now()), identity, agent, str(action.get("type", "")), api,
-               amount, currency if amount is not None else None)
-        self._write(lambda c: c.execute(
-            "INSERT INTO usage_events (at, identity, agent, action_type, api, amount, currency)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", row))
+        when = at or self.now()
+        action_type = str(action.get("type", ""))
+        row = (stamp(when), identity, agent, action_type, api, amount,
+               currency if amount is not None else None)
+        totals = [(identity, agent, window, stamp(start), action_type, api or "",
+                   currency if amount is not None else "", amount or 0)
+                  for window, start in windows(when).items()]
+
+        # Totals of windows that have ended are never read again (the events stay).
+        ended = [(identity, agent, window, stamp(start))
+                 for window, start in windows(min(as_utc(when), self.now())).items()]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO usage_events (at, identity, agent, action_type, api,"
+                         " amount, currency) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            conn.executemany("DELETE FROM usage_windows WHERE identity = ? AND agent = ?"
+                             " AND window = ? AND start < ?", ended)
+            conn.executemany(
+                "INSERT INTO usage_windows (identity, agent, window, start, action_type, api,"
+                " currency, count, amount) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)"
+                " ON CONFLICT DO UPDATE SET count = count + 1, amount = amount + excluded.amount",
+                totals)
+
+        self._write(insert)
 
     def usage(self, identity: str, agent: str, at: datetime | None = None,
               currency: str = DEFAULT_CURRENCY,
@@ -277,27 +308,39 @@ class Store:
         ``apis["*"]`` counting every API call.
         """
         now = self.now() if at is None else as_utc(at)
-        win = {name: stamp(start) for name, start in windows(now).items()}
-        until = stamp(now)
-        spend_types = sorted(set(spend_actions))
-        marks = ", ".join("?" for _ in spend_types) or "NULL"
-        spend_row = self._read(
-            "SELECT COALESCE(SUM(CASE WHEN at >= ? THEN amount END), 0),"
-            " COALESCE(SUM(CASE WHEN at >= ? THEN amount END), 0), COALESCE(SUM(amount), 0)"
-            " FROM usage_events WHERE identity = ? AND agent = ? AND at >= ? AND at <= ?"
-            f" AND amount IS NOT NULL AND currency = ? AND action_type IN ({marks})",
-            [win["hour"], win["day"], identity, agent, win["month"], until, currency.upper(),
-             *spend_types])[0]
-        counts = ("SUM(at >= ?), SUM(at >= ?), COUNT(*) FROM usage_events"
-                  " WHERE identity = ? AND agent = ? AND at >= ? AND at <= ?")
-        params = [win["minute"], win["hour"], identity, agent, win["day"], until]
-        actions = {row[0]: {"minute": row[1], "hour": row[2], "day": row[3]} for row in
-                   self._read(f"SELECT action_type, {counts} GROUP BY action_type", params)}
-        apis = {row[0]: {"minute": row[1], "hour": row[2], "day": row[3]} for row in
-                self._read(f"SELECT api, {counts} AND api IS NOT NULL GROUP BY api", params)}
+        current = windows(now)
+        # One primary-key lookup per window (an OR would scan the agent's rows).
+        rows = self._read(" UNION ALL ".join(
+            "SELECT window, action_type, api, currency, count, amount FROM usage_windows"
+            " WHERE identity = ? AND agent = ? AND window = ? AND start = ?" for _ in current),
+            [v for w, start in current.items() for v in (identity, agent, w, stamp(start))])
+        # Events stamped after `now` (another process's clock runs ahead, or `at` is in
+        # the past) are in the totals of their windows but have not happened yet here.
+        ahead = [(window, action_type, api or "", row_currency or "", -1, -(amount or 0))
+                 for at_text, action_type, api, row_currency, amount in self._read(
+                     "SELECT at, action_type, api, currency, amount FROM usage_events"
+                     " WHERE identity = ? AND agent = ? AND at > ? AND at < ?",
+                     [identity, agent, stamp(now), stamp(next_month(current["month"]))])
+                 for window, start in windows(parse_stamp(at_text)).items()
+                 if start == current[window]]
+        spend_types = set(spend_actions)
+        spend = {"hour": 0, "day": 0, "month": 0}
+        actions: dict[str, dict[str, int]] = {}
+        apis: dict[str, dict[str, int]] = {}
+        for window, action_type, api, row_currency, count, amount in [*rows, *ahead]:
+            if window in spend and action_type in spend_types \
+                    and row_currency == currency.upper():
+                spend[window] += amount
+            if window == "month":
+                continue  # counts have minute, hour and day windows
+            zero = {"minute": 0, "hour": 0, "day": 0}
+            actions.setdefault(action_type, dict(zero))[window] += count
+            if api:
+                apis.setdefault(api, dict(zero))[window] += count
+        actions = {k: v for k, v in actions.items() if any(v.values())}
+        apis = {k: v for k, v in apis.items() if any(v.values())}
         apis["*"] = {w: sum(v[w] for v in apis.values()) for w in ("minute", "hour", "day")}
-        return {"spend": {"hour": spend_row[0], "day": spend_row[1], "month": spend_row[2]},
-                "actions": actions, "apis": apis}
+        return {"spend": spend, "actions": actions, "apis": apis}
 
     # -- decisions and violations ------------------------------------------------------
 

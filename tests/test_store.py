@@ -55,6 +55,22 @@ def test_usage_counts_each_window(tmp_path: Path) -> None:
                                                                            "day": 0}}}
 
 
+def test_reading_usage_does_not_grow_with_history(tmp_path: Path) -> None:
+    """Running totals of ended windows are dropped as new actions come in: reading the
+    usage document looks at a few rows, not at the month's events (those stay)."""
+    store = store_at(tmp_path)
+    for minutes_ago in range(600, 0, -1):  # ten hours of one action a minute
+        store.record_usage("acme", "bot", {"type": "send_email"},
+                           at=NOW - timedelta(minutes=minutes_ago))
+    store.record_usage("acme", "bot", {"type": "send_email"}, at=NOW)
+    [(totals,)] = store._read("SELECT COUNT(*) FROM usage_windows")
+    assert totals == 4  # this minute, hour, day and month of send_email
+    [(events,)] = store._read("SELECT COUNT(*) FROM usage_events")
+    assert events == 601
+    assert store.usage("acme", "bot")["actions"] == {
+        "send_email": {"minute": 1, "hour": 31, "day": 601}}
+
+
 def test_spend_counts_only_spend_actions_and_apis_count_per_api(tmp_path: Path) -> None:
     store = store_at(tmp_path)
     store.record_usage("acme", "bot", {"type": "refund", "amount": 50})
