@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compiler.catalog import RuleType, rule_types  # noqa: E402
@@ -34,6 +36,14 @@ def page(rule_type: RuleType) -> str:
                      f"{rule_type.doc_params.get(name, '')} |")
     lines += ["", "Every rule also takes `id` (required), `enforcement`, `message` and `key` "
               "(see the [pack format](../repository.md)).", ""]
+    sample = next((e for e in rule_type.examples if e.expect == "violated"),
+                  rule_type.examples[0])
+    rule = {"id": f"my-{rule_type.name.replace('_', '-')}", "type": rule_type.name,
+            **sample.params}
+    lines += ["## In a pack", "", "```yaml", "spec:", "  rules:",
+              *("    " + line for line in yaml.safe_dump(
+                  [rule], sort_keys=False, allow_unicode=True).splitlines()),
+              "```", ""]
     if rule_type.notes:
         lines += ["## Notes", "", rule_type.notes.strip(), ""]
     lines += ["## Examples", "",
