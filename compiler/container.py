@@ -8,16 +8,13 @@ CI runners and laptops, reported as one clear sentence, not a traceback.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from .errors import OpaError
 from .opa import pinned_versions
-from .sidecar import auth_headers
+from .sidecar import wait_healthy
 
 CONTAINER_PORT = 8181
 NO_ENGINE_HINT = "use `policypacks opa run` to start the opa binary instead"
@@ -115,27 +112,24 @@ class ContainerOpa:
             volumes=volumes, ports={f"{CONTAINER_PORT}/tcp": (self.host, self.port)},
             extra_hosts={"host.docker.internal": "host-gateway"},
             labels={"app": "policypacks-opa"})
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
+
+        def exited() -> str | None:
             container.reload()
+            if container.status not in ("exited", "dead"):
+                return None
+            logs = container.logs(tail=15).decode(errors="replace").strip()
+            return f"the OPA container {self.name} exited before it was ready:\n{logs}"
+
+        try:
+            wait_healthy(self.url, timeout, token=token, gone=exited)
+        except OpaError as exc:
             if container.status in ("exited", "dead"):
-                logs = container.logs(tail=15).decode(errors="replace").strip()
-                raise OpaError(f"the OPA container {self.name} exited before it was "
-                               f"ready:\n{logs}")
-            try:
-                answer = requests.get(f"{self.url}/health?bundles", timeout=1,
-                                      headers=auth_headers(token))
-                if answer.status_code == 200:
-                    return container
-                last = f"HTTP {answer.status_code}: {answer.text.strip()[:200]}"
-            except requests.RequestException as exc:
-                last = type(exc).__name__
-            time.sleep(0.2)
-        logs = container.logs(tail=15).decode(errors="replace").strip()
-        container.remove(force=True)
-        raise OpaError(f"the OPA container {self.name} was not ready within {timeout:g}s "
-                       f"({last}); removed it. Its log:\n{logs}")
+                raise
+            logs = container.logs(tail=15).decode(errors="replace").strip()
+            container.remove(force=True)
+            raise OpaError(f"the OPA container {self.name} was not ready ({exc}); removed "
+                           f"it. Its log:\n{logs}") from None
+        return container
 
 
 def down(name: str) -> bool:

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -39,14 +39,22 @@ def auth_headers(token: str | None) -> dict[str, str]:
 
 def wait_healthy(url: str, timeout: float = 30.0, bundles: bool = True,
                  process: subprocess.Popen[bytes] | None = None,
-                 token: str | None = None) -> None:
-    """Wait until OPA answers /health (with ?bundles: its bundles are activated)."""
+                 token: str | None = None,
+                 gone: Callable[[], str | None] | None = None) -> None:
+    """Wait until OPA answers /health (with ?bundles: its bundles are activated).
+
+    Stops early when OPA is gone: its ``process`` exited, or ``gone()`` (for OPA in a
+    container) says why it cannot come up any more.
+    """
     deadline = time.monotonic() + timeout
     probe = f"{url}/health" + ("?bundles" if bundles else "")
     last = "no answer"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise OpaError(f"OPA exited with code {process.returncode} before it was ready")
+        reason = gone() if gone is not None else None
+        if reason:
+            raise OpaError(reason)
         try:
             answer = requests.get(probe, timeout=1, headers=auth_headers(token))
             if answer.status_code == 200:
