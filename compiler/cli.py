@@ -22,6 +22,7 @@ from .cli_support import emit_json, reports_errors
 from .errors import EXIT_FAILURE, UsageError
 from .pipeline import compile_path
 from .testing import run_tests
+from .validate import validate_repository
 
 REPO_ARG = click.argument("repo", required=False, default=".",
                           type=click.Path(file_okay=False, path_type=Path))
@@ -59,7 +60,7 @@ def validate(repo: Path, as_json: bool) -> None:
 
     Prints every problem as FILE:LINE: message and exits 2 if there is any.
     """
-    parsed, _ = compile_path(repo, revision="validate")
+    parsed = validate_repository(repo)
     rules = sum(len(p.rules) for p in parsed.packs.values())
     summary = {"valid": True, "identity": parsed.identity.id, "packs": len(parsed.packs),
                "agents": len(parsed.agents), "rules": rules}
