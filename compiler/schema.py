@@ -167,7 +167,6 @@ class Duration(Check):
 @dataclass
 class ListOf(Check):
     item: Check
-    unique: bool = False
 
     @property
     def label(self) -> str:  # type: ignore[override]
