@@ -21,7 +21,7 @@ from typing import Any
 
 from .compile import CompiledPolicy
 from .errors import UsageError
-from .opa import run
+from .opa.binary import run
 
 REGO_VERSION = 1
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from .catalog import CompileContext, rule_types
 from .model import Pack, Repository, Rule
-from .render import package_segment, render, template_names
+from .render import render, template_names
+from .vocabulary import package_segment
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Location
-
-ENFORCEMENTS = ("block", "require_approval", "warn")
-PRECEDENCES = ("identity_overrides", "most_restrictive", "agent_overrides")
-CATEGORIES = ("brand", "safety", "compliance", "operational", "data_governance", "escalation")
-DECISIONS = ("allow", "warn", "require_approval", "block")
-DEFAULT_APPROVAL_TIMEOUT = 24 * 3600
+from .vocabulary import DEFAULT_APPROVAL_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,13 @@ from importlib import resources
 
 import jinja2
 
+from .vocabulary import package_segment
+
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REGO_KEYWORDS = frozenset({
     "as", "contains", "data", "default", "else", "every", "false", "if", "import", "in",
     "input", "not", "null", "package", "some", "true", "with",
 })
-
-
-def package_segment(identity_id: str) -> str:
-    """The identity's segment of the data path: its id with '-' as '_' (SPEC section 5)."""
-    return identity_id.replace("-", "_")
 
 
 def rego_ref(segments: list[str]) -> str:
@@ -53,11 +50,11 @@ def environment() -> jinja2.Environment:
 
 
 def _load_template(name: str) -> str:
-    return resources.files("compiler.rego_templates").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("policypacks.rego_templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def template_names(folder: str) -> list[str]:
-    root = resources.files("compiler.rego_templates").joinpath(folder)
+    root = resources.files("policypacks.rego_templates").joinpath(folder)
     return sorted(f"{folder}/{entry.name}" for entry in root.iterdir()
                   if entry.name.endswith(".rego.j2"))
 

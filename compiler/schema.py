@@ -17,9 +17,9 @@ from typing import Any
 
 from .errors import Location, Problems
 from .load import Document, line_of
+from .vocabulary import ID_PATTERN
 
 MISSING: Any = object()
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 DURATION_PATTERN = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

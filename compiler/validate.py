@@ -15,10 +15,6 @@ from .catalog import rule_types
 from .errors import Location, Problems, display_path
 from .load import Document, YMap, line_of, load_repository
 from .model import (
-    CATEGORIES,
-    DECISIONS,
-    ENFORCEMENTS,
-    PRECEDENCES,
     Agent,
     Attachment,
     Escalation,
@@ -28,7 +24,7 @@ from .model import (
     Repository,
     Rule,
 )
-from .regex_check import check_regexes
+from .opa.re2 import check_regexes
 from .schema import (
     MISSING,
     AnyValue,
@@ -45,11 +41,11 @@ from .schema import (
     describe,
     suggestion,
 )
+from .vocabulary import CATEGORIES, DECISIONS, ENFORCEMENTS, PRECEDENCES, SYSTEM_PACK
 
 API_VERSION = "policypacks/v1"
 KINDS = ("Identity", "PolicyPack", "Agent")
 RULE_REF = re.compile(r"^(?:_system|[a-z][a-z0-9-]{0,62})/[a-z][a-z0-9-]{0,62}$")
-SYSTEM_PACK = "_system"  # the pseudo-pack of the unknown-agent violation
 
 
 def _metadata(*extra: str) -> Obj:

@@ -20,8 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler import PolicyClient  # noqa: E402
-from compiler.sidecar import LocalOpa  # noqa: E402
+from policypacks import PolicyClient  # noqa: E402
+from policypacks.deploy.sidecar import LocalOpa  # noqa: E402
 
 OUT = ROOT / "out"
 BUNDLE = OUT / "bundle.tar.gz"

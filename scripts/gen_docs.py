@@ -15,8 +15,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compiler.catalog import RuleType, rule_types  # noqa: E402
-from compiler.schema import MISSING  # noqa: E402
+from policypacks.catalog import RuleType, rule_types  # noqa: E402
+from policypacks.schema import MISSING  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules"
 

@@ -8,10 +8,9 @@ from typing import Any
 
 import requests
 import yaml
+from policypacks.bundle import write_bundle
+from policypacks.pipeline import compile_path
 from support import agent, identity, pack, write_repo
-
-from compiler.bundle import write_bundle
-from compiler.pipeline import compile_path
 
 SPEND_40 = {"agent": "sales-bot", "action": {"type": "spend", "amount": 40}}
 

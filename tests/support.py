@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from compiler import evaluate
-from compiler.catalog import Example
-from compiler.compile import CompiledPolicy
-from compiler.pipeline import compile_path
+from policypacks.catalog import Example
+from policypacks.compile import CompiledPolicy
+from policypacks.opa import evaluate
+from policypacks.pipeline import compile_path
 
 API = "policypacks/v1"
 

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from compiler.errors import UsageError
-from compiler.store import ApprovalAlreadyResolved, ApprovalNotFound, Store, StoreError
+from policypacks.errors import UsageError
+from policypacks.runtime.store import ApprovalAlreadyResolved, ApprovalNotFound, Store, StoreError
 
 NOW = datetime(2024, 5, 15, 10, 0, tzinfo=UTC)
 ACTION = {"type": "refund", "amount": 80, "content": {"text": "sorry about that"}}

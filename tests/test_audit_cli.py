@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-
-from compiler.cli_audit import approvals, parse_since, violations
-from compiler.errors import UsageError
-from compiler.store import Store
+from policypacks.cli.audit import approvals, parse_since, violations
+from policypacks.errors import UsageError
+from policypacks.runtime.store import Store
 
 NOW = datetime.now(UTC)
 

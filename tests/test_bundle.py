@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from policypacks.bundle import git_revision, tar_bytes, write_bundle
+from policypacks.deploy.sidecar import LocalOpa
+from policypacks.errors import OpaError
+from policypacks.pipeline import compile_path
 from support import agent, identity, pack, write_repo
-
-from compiler.bundle import git_revision, tar_bytes, write_bundle
-from compiler.errors import OpaError
-from compiler.pipeline import compile_path
-from compiler.sidecar import LocalOpa
 
 RULE = {"id": "daily", "type": "spending_limit", "max": 100, "period": "day"}
 

@@ -11,7 +11,7 @@ import pytest
 from support import agent, identity, pack, write_repo
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "compiler.cli"]
+CLI = [sys.executable, "-m", "policypacks.cli"]
 
 RULES = [{"id": "daily", "type": "spending_limit", "max": 100, "period": "day"}]
 OVER_CAP = {"agent": "bot", "action": {"type": "spend", "amount": 50},

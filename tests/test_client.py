@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policypacks import ApprovalRequired, Decision, PolicyBlocked, PolicyClient
+from policypacks.bundle import write_bundle
+from policypacks.deploy.sidecar import LocalOpa
+from policypacks.pipeline import compile_path
+from policypacks.runtime.store import Store
 from support import agent, identity, pack, write_repo
-
-from compiler import ApprovalRequired, Decision, PolicyBlocked, PolicyClient
-from compiler.bundle import write_bundle
-from compiler.pipeline import compile_path
-from compiler.sidecar import LocalOpa
-from compiler.store import Store
 
 LOG_MASK = Path(__file__).resolve().parent.parent / "opa-config" / "log-mask"
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from compiler import evaluate
-from compiler.pipeline import compile_path
+from policypacks.opa import evaluate
+from policypacks.pipeline import compile_path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPILED = compile_path(ROOT / "packs", "fuzz")[1]

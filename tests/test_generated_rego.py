@@ -7,12 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from policypacks.bundle import write_tree
+from policypacks.opa.binary import find_tool
+from policypacks.pipeline import compile_path
+from policypacks.render import regal_config
 from support import agent, identity, pack, write_repo
-
-from compiler.bundle import write_tree
-from compiler.opa import find_tool
-from compiler.pipeline import compile_path
-from compiler.render import regal_config
 
 GOLDEN = Path(__file__).parent / "golden"
 

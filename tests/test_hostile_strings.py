@@ -15,11 +15,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from policypacks.opa import evaluate
+from policypacks.opa.testing import run_tests
+from policypacks.pipeline import compile_path
 from support import agent, decide, identity, pack, write_repo
-
-from compiler import evaluate
-from compiler.pipeline import compile_path
-from compiler.testing import run_tests
 
 LETTERS = string.ascii_letters
 METACHARACTERS = ".*+?()[]|^$\\{}"

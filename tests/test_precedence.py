@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policypacks.opa import evaluate
 from support import agent, compile_docs, decide, identity, pack
-
-from compiler import evaluate
 
 IO, MR, AO = "identity_overrides", "most_restrictive", "agent_overrides"
 MODES = (IO, MR, AO)

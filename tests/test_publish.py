@@ -10,10 +10,9 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide, polling_config
-
-from compiler.bundle_server import BundleServer
-from compiler.cli_opa import publish_command
-from compiler.sidecar import LocalOpa, free_port
+from policypacks.cli.deploy import publish_command
+from policypacks.deploy.bundle_server import BundleServer
+from policypacks.deploy.sidecar import LocalOpa, free_port
 
 AUTHZ = """package system.authz
 

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from compiler.catalog import rule_types
+from policypacks.catalog import rule_types
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from policypacks.catalog import rule_types
 from support import catalog_repo, decide
-
-from compiler.catalog import rule_types
 
 
 @pytest.mark.parametrize("type_name", sorted(rule_types()))

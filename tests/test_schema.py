@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from compiler.catalog._common import quote_meta, word_pattern
-from compiler.errors import Problems
-from compiler.load import Document
-from compiler.schema import MISSING, Ctx, Duration
+from policypacks.catalog._common import quote_meta, word_pattern
+from policypacks.errors import Problems
+from policypacks.load import Document
+from policypacks.schema import MISSING, Ctx, Duration
 
 
 def check_duration(value: object) -> object:

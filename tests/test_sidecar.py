@@ -13,11 +13,10 @@ import requests
 import yaml
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide
-
-from compiler.bundle_server import BundleServer
-from compiler.cli_opa import opa_group, publish_command
-from compiler.opa import PROJECT_ROOT, pinned_versions
-from compiler.sidecar import free_port, is_opa_process, stop_pid, wait_healthy
+from policypacks.cli.deploy import opa_group, publish_command
+from policypacks.deploy.bundle_server import BundleServer
+from policypacks.deploy.sidecar import free_port, is_opa_process, stop_pid, wait_healthy
+from policypacks.opa.binary import PROJECT_ROOT, pinned_versions
 
 OPA_CONFIG = PROJECT_ROOT / "opa-config"
 
@@ -123,7 +122,7 @@ def test_run_stops_an_opa_that_is_not_ready_in_time(tmp_path: Path) -> None:
 def test_run_in_the_foreground_becomes_opa(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "compiler.cli_opa", "opa", "run", "--addr",
+        [sys.executable, "-m", "policypacks.cli", "opa", "run", "--addr",
          f"127.0.0.1:{port}", "--bundle", str(bundle_file(tmp_path, "rev-a")),
          "--log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -150,7 +149,7 @@ def test_up_without_a_docker_engine_says_so(tmp_path: Path) -> None:
 
 
 def test_up_with_a_docker_engine(tmp_path: Path) -> None:
-    from compiler.container import engine_answers
+    from policypacks.deploy.container import engine_answers
 
     if not engine_answers():
         pytest.skip("no Docker engine answers (the binary path is tested above)")

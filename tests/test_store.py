@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from compiler.errors import UsageError
-from compiler.store import Store, open_store, redact, store_path, windows
+from policypacks.errors import UsageError
+from policypacks.runtime.store import Store, open_store, redact, store_path, windows
 
 NOW = datetime(2024, 5, 15, 10, 30, 45, tzinfo=UTC)
 BLOCK = {"decision": "block", "allow": False, "revision": "r1", "approval": None,

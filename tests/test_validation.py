@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from compiler.errors import ValidationFailed
-from compiler.validate import validate_repository
+from policypacks.errors import ValidationFailed
+from policypacks.validate import validate_repository
 
 POLICYPACKS = Path(sys.executable).with_name("policypacks")
 MARK = "#!"

@@ -1,7 +1,7 @@
 """escalation: routes require_approval decisions to the right approvers."""
 
-from ..model import CATEGORIES, DEFAULT_APPROVAL_TIMEOUT
 from ..schema import Duration, Enum, Field, ListOf, Number, Obj, Str
+from ..vocabulary import CATEGORIES, DEFAULT_APPROVAL_TIMEOUT
 from . import Example, RuleType
 from ._common import ACTION_TYPE
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bundle import write_atomically
-from .errors import OpaError, UsageError
-from .opa_api import UNDEFINED, OpaApi
+from ..bundle import write_atomically
+from ..errors import OpaError, UsageError
+from .api import UNDEFINED, OpaApi
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from .errors import Location, Problems
-from .opa import eval_json
+from ..errors import Location, Problems
+from .binary import eval_json
 
 _QUERY = "[regex.is_valid(pattern) | some pattern in input]"
 

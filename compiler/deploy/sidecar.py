@@ -20,8 +20,8 @@ from types import TracebackType
 
 import requests
 
-from .errors import OpaError, UsageError
-from .opa import opa_binary
+from ..errors import OpaError, UsageError
+from ..opa.binary import opa_binary
 
 ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 

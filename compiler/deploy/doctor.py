@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import OpaError
-from .opa import pinned_versions
-from .opa_api import UNDEFINED, OpaApi
+from ..errors import OpaError
+from ..opa.binary import pinned_versions
+from ..vocabulary import ENFORCEMENTS, package_segment
+from .api import UNDEFINED, OpaApi
 
-ENFORCEMENTS = ("block", "require_approval", "warn")
 PROBE_AGENT = "policypacks-doctor"
 
 
@@ -124,7 +124,7 @@ class Doctor:
         publish_hint = ("publish the bundle (policypacks publish bundle.tar.gz --opa URL, or "
                         "--to DIR for bundle polling) and check OPA's bundle configuration")
         if self.identity:
-            segment = self.identity.replace("-", "_")
+            segment = package_segment(self.identity)
         elif len(loaded) == 1:
             segment = loaded[0]
         elif not loaded:
@@ -197,7 +197,7 @@ class Doctor:
             return skipped("violations", "no --store given (or POLICYPACKS_STORE)")
         if not self.agent:
             return skipped("violations", "no --agent given")
-        from .store import open_store
+        from ..runtime.store import open_store
 
         since = datetime.now(UTC) - self.since
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -15,34 +16,74 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import OpaError
+from ..errors import OpaError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The source checkout this package runs from, if it does (an installed wheel has none).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+VERSION_LINE = re.compile(r"^Version:\s*v?(\S+)\s*$", re.M)
 
 
 @cache
 def pinned_versions() -> dict[str, str]:
     """OPA_VERSION and REGAL_VERSION from compiler/tool_versions.env (the one pin)."""
-    text = resources.files("compiler").joinpath("tool_versions.env").read_text()
+    text = resources.files("policypacks").joinpath("tool_versions.env").read_text()
     pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line
              and not line.startswith("#"))
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+def in_source_checkout() -> bool:
+    return (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "compiler").is_dir()
+
+
+@cache
+def reported_version(path: str) -> str | None:
+    """The version a binary prints (``opa version``); None when it prints none."""
+    try:
+        out = subprocess.run([path, "version"], capture_output=True, text=True, timeout=20,
+                             check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = VERSION_LINE.search(out)
+    return match[1] if match and match[1] != "unknown" else None
+
+
+def install_hint(name: str, version: str) -> str:
+    module = {"opa": "github.com/open-policy-agent/opa", "regal": "github.com/styrainc/regal"}
+    releases = {"opa": "https://github.com/open-policy-agent/opa/releases/tag/v",
+                "regal": "https://github.com/StyraInc/regal/releases/tag/v"}
+    steps = [f"download the {name} v{version} release ({releases[name]}{version})",
+             f"or `go install {module[name]}@v{version}`",
+             f"or your package manager's {name} {version} (e.g. `brew install {name}`)"]
+    if in_source_checkout():
+        steps.insert(0, "in this checkout: scripts/install-tools.sh (builds it into "
+                        ".tools/bin)")
+    return (f"; {'; '.join(steps)}; then put it on PATH or set "
+            f"POLICYPACKS_{name.upper()}=/path/to/{name}")
+
+
+@cache
 def find_tool(name: str) -> str:
-    """Path of ``opa`` or ``regal``: $POLICYPACKS_OPA / $POLICYPACKS_REGAL, the project's
-    .tools/bin (where scripts/install-tools.sh puts the pinned build), then PATH."""
+    """Path of ``opa`` or ``regal``, in order: ``$POLICYPACKS_OPA`` / ``$POLICYPACKS_REGAL``
+    (taken as given), the binary on PATH when its version is the pin, then the
+    project's ``.tools/bin`` when running from a source checkout."""
     override = os.environ.get(f"POLICYPACKS_{name.upper()}")
     if override:
         return override
+    wanted = pinned_versions()[f"{name.upper()}_VERSION"]
+    on_path = shutil.which(name)
+    seen = None
+    if on_path:
+        seen = reported_version(on_path)
+        # Regal builds from the module proxy print no version; take them as they are.
+        if seen == wanted or (seen is None and name == "regal"):
+            return on_path
     local = PROJECT_ROOT / ".tools" / "bin" / name
-    if local.exists():
+    if in_source_checkout() and local.exists():
         return str(local)
-    found = shutil.which(name)
-    if found:
-        return found
-    raise OpaError(f"`{name}` not found: run scripts/install-tools.sh (installs the pinned "
-                   f"version into .tools/bin) or set POLICYPACKS_{name.upper()}")
+    found = (f"`{name}` on PATH ({on_path}) is version {seen or 'unknown'}, not the pinned "
+             f"{wanted}" if on_path else f"`{name}` {wanted} not found")
+    raise OpaError(found + install_hint(name, wanted))
 
 
 def opa_binary() -> str:

@@ -1,7 +1,7 @@
 """``policypacks violations`` and ``policypacks approvals``: the audit trail the client
 records, for the humans who review it ("too many violations?" starts at ``stats``).
 
-Two click groups; ``compiler.cli`` registers them. Every command reads the store named by
+Two click groups; ``policypacks.cli`` loads them on use. Every command reads the store named by
 ``--store`` (default ``$POLICYPACKS_STORE``), prints a table or, with ``--json``, JSON.
 """
 
@@ -15,25 +15,21 @@ from typing import Any
 
 import click
 
-from .cli_support import emit_json, reports_errors
-from .errors import PolicyError, UsageError
-from .store import (
+from ..errors import PolicyError, UsageError
+from ..runtime.store import (
     APPROVAL_STATUSES,
     ENFORCEMENTS,
-    ENV_STORE,
     Store,
     as_utc,
     open_store,
     utcnow,
 )
+from .options import JSON_OPT, STORE_OPT, emit_json, group
 from .tables import table
 
 RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=True,
-                         metavar="URL", help="The store: sqlite:///path/to/store.db.")
-JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
 
@@ -69,7 +65,7 @@ def when(stamp: str | None) -> str:
 
 # -- violations --------------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@group()
 def violations() -> None:
     """What the client refused, escalated or warned about."""
 
@@ -93,7 +89,6 @@ def _violation_filters(command: Callable[..., Any]) -> Callable[..., Any]:
 @_violation_filters
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="At most this many, newest first.")
-@reports_errors
 def violations_list(store_url: str | None, identity: str | None, agent: str | None,
                     pack: str | None, enforcement: str | None, since: str | None,
                     as_json: bool, limit: int) -> None:
@@ -118,7 +113,6 @@ def violations_list(store_url: str | None, identity: str | None, agent: str | No
 @violations.command("stats")
 @_violation_filters
 @click.option("--by-day", is_flag=True, help="Also print the count of each rule per day.")
-@reports_errors
 def violations_stats(store_url: str | None, identity: str | None, agent: str | None,
                      pack: str | None, enforcement: str | None, since: str | None,
                      as_json: bool, by_day: bool) -> None:
@@ -149,7 +143,7 @@ def violations_stats(store_url: str | None, identity: str | None, agent: str | N
 
 # -- approvals ---------------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@group()
 def approvals() -> None:
     """Requests for human approval opened by require_approval decisions.
 
@@ -172,7 +166,6 @@ def approval_rows(found: list[dict[str, Any]]) -> str:
 @click.option("--status", type=click.Choice(APPROVAL_STATUSES), help="Only this status.")
 @click.option("--agent", help="Only this agent.")
 @JSON_OPT
-@reports_errors
 def approvals_list(store_url: str | None, status: str | None, agent: str | None,
                    as_json: bool) -> None:
     """Approval requests, newest first."""
@@ -189,7 +182,6 @@ def approvals_list(store_url: str | None, status: str | None, agent: str | None,
 @click.argument("approval_id", metavar="ID")
 @STORE_OPT
 @JSON_OPT
-@reports_errors
 def approvals_show(approval_id: str, store_url: str | None, as_json: bool) -> None:
     """One request with its action and violations."""
     found = store_for(store_url).get_approval(approval_id)
@@ -224,7 +216,6 @@ BY_OPT = click.option("--by", required=True, metavar="NAME", help="Who resolves 
 @BY_OPT
 @STORE_OPT
 @JSON_OPT
-@reports_errors
 def approvals_approve(approval_id: str, by: str, store_url: str | None, as_json: bool) -> None:
     """Approve a pending request: the action may go ahead. Who and when are recorded."""
     _resolve(approval_id, "approved", by, store_url, as_json)
@@ -235,7 +226,6 @@ def approvals_approve(approval_id: str, by: str, store_url: str | None, as_json:
 @BY_OPT
 @STORE_OPT
 @JSON_OPT
-@reports_errors
 def approvals_deny(approval_id: str, by: str, store_url: str | None, as_json: bool) -> None:
     """Deny a pending request: the action stays blocked. Who and when are recorded."""
     _resolve(approval_id, "denied", by, store_url, as_json)

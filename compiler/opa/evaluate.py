@@ -8,10 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .bundle import write_tree
-from .compile import CompiledPolicy
-from .errors import OpaError
-from .opa import eval_json
+from ..bundle import write_tree
+from ..compile import CompiledPolicy
+from ..errors import OpaError
+from .binary import eval_json
 
 
 def query(compiled: CompiledPolicy, expression: str, input_doc: Any = None) -> Any:

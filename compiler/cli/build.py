@@ -1,4 +1,5 @@
-"""The ``policypacks`` command line (SPEC section 6).
+"""The pack author's commands: ``validate``, ``build``, ``test``, ``eval``, ``effective``,
+``conflicts`` (SPEC section 6).
 
 Every command works on a policy repository (default: the current directory). User
 mistakes end as ``FILE:LINE: message`` on stderr with exit code 2; a failed check (a
@@ -16,45 +17,18 @@ from typing import Any
 import click
 import yaml
 
-from . import evaluate
-from .bundle import write_bundle
-from .cli_support import emit_json, reports_errors
-from .errors import EXIT_FAILURE, UsageError
-from .pipeline import compile_path
-from .testing import run_tests
-from .validate import validate_repository
-
-REPO_ARG = click.argument("repo", required=False, default=".",
-                          type=click.Path(file_okay=False, path_type=Path))
-JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+from ..bundle import write_bundle
+from ..errors import EXIT_FAILURE, UsageError
+from ..opa import evaluate
+from ..opa.testing import run_tests
+from ..pipeline import compile_path
+from ..validate import validate_repository
+from .options import JSON_OPT, REPO_ARG, command, emit_json
 
 
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="policypacks")
-def main() -> None:
-    """Compile YAML policy packs into tested OPA bundles for AI agents.
-
-    \b
-    A policy repository is a directory of YAML documents: one Identity, PolicyPacks
-    (rules) and Agents (which packs each agent attaches). Typical CI job:
-      policypacks validate packs
-      policypacks test packs
-      policypacks build packs -o bundle.tar.gz
-    Then ask OPA about an action:
-      echo '{"agent": "support-bot", "action": {"type": "spend", "amount": 80}}' \\
-        | policypacks eval packs --input -
-
-    Exit codes: 0 ok, 1 a check failed (tests, OPA), 2 bad input (the repository,
-    a flag, an input file).
-    """
-
-
-@main.command()
+@command()
 @REPO_ARG
 @JSON_OPT
-@reports_errors
 def validate(repo: Path, as_json: bool) -> None:
     """Check the repository: schemas, references, ids, RE2 regular expressions.
 
@@ -71,7 +45,7 @@ def validate(repo: Path, as_json: bool) -> None:
                    f"{rules} rules, {len(parsed.agents)} agents")
 
 
-@main.command()
+@command()
 @REPO_ARG
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("bundle.tar.gz"), show_default=True, help="Bundle file to write.")
@@ -82,7 +56,6 @@ def validate(repo: Path, as_json: bool) -> None:
 @click.option("--signing-alg", default="RS256", show_default=True,
               help="JWT algorithm for --signing-key (RS256, ES256, HS256, ...).")
 @JSON_OPT
-@reports_errors
 def build(repo: Path, output: Path, revision: str | None, signing_key: Path | None,
           signing_alg: str, as_json: bool) -> None:
     """Build the OPA bundle: byte-identical for identical input.
@@ -104,10 +77,9 @@ def build(repo: Path, output: Path, revision: str | None, signing_key: Path | No
                    f"sha256 {result['sha256'][:12]})")
 
 
-@main.command()
+@command()
 @REPO_ARG
 @JSON_OPT
-@reports_errors
 def test(repo: Path, as_json: bool) -> None:
     """Run opa check --strict, the generated Rego tests and every pack example.
 
@@ -174,13 +146,12 @@ def read_input(source: str) -> Any:
                          f"{json_error.msg}") from json_error
 
 
-@main.command("eval")
+@command("eval")
 @REPO_ARG
 @click.option("-i", "--input", "input_file", required=True,
               help="Input document (JSON or YAML); '-' reads stdin.")
 @click.option("--fail-on", type=click.Choice(["warn", "require_approval", "block"]),
               help="Exit 1 when the decision is at least this strict (for scripts).")
-@reports_errors
 def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
     """Print the decision (SPEC section 5) that OPA gives for an input.
 
@@ -200,11 +171,10 @@ def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
         sys.exit(EXIT_FAILURE)
 
 
-@main.command()
+@command()
 @REPO_ARG
 @click.option("--agent", "agent_id", required=True, help="Agent id.")
 @JSON_OPT
-@reports_errors
 def effective(repo: Path, agent_id: str, as_json: bool) -> None:
     """Show an agent's effective policy: packs, levels, enforcement and why, rules,
     suppressed rules and the precedence applied."""
@@ -222,10 +192,9 @@ def effective(repo: Path, agent_id: str, as_json: bool) -> None:
     click.echo(effective_text(view))
 
 
-@main.command()
+@command()
 @REPO_ARG
 @JSON_OPT
-@reports_errors
 def conflicts(repo: Path, as_json: bool) -> None:
     """List every conflict group, per agent, and how precedence resolves it."""
     _, compiled = compile_path(repo, revision="conflicts")
@@ -236,20 +205,3 @@ def conflicts(repo: Path, as_json: bool) -> None:
     from .tables import conflicts_text
 
     click.echo(conflicts_text(groups))
-
-
-def _register_commands() -> None:
-    """Runtime (OPA sidecar, publishing, doctor) and audit-trail commands live in their
-    own modules; imported here, after `main` exists."""
-    from .cli_audit import approvals, violations
-    from .cli_opa import doctor_command, opa_group, publish_command, serve_command
-
-    for command in (publish_command, opa_group, serve_command, doctor_command, violations,
-                    approvals):
-        main.add_command(command)
-
-
-_register_commands()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .bundle import write_tree
-from .compile import CompiledPolicy
-from .errors import OpaError
+from ..bundle import write_tree
+from ..compile import CompiledPolicy
+from ..errors import OpaError
+from ..model import PackExample, Repository
+from ..render import render
+from ..vocabulary import package_segment
+from .binary import run
 from .evaluate import decisions
-from .model import PackExample, Repository
-from .opa import run
-from .render import package_segment, render
 
 TEST_FILE = "generated_test.rego"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,12 +18,11 @@ from typing import Any, Literal
 
 import requests
 
+from ..vocabulary import ALLOWING, DECISIONS, ID_PATTERN, SYSTEM_PACK, decision_path
 from .store import DEFAULT_CURRENCY, DEFAULT_SPEND_ACTIONS, ENV_STORE, Store, open_store
 
 log = logging.getLogger("policypacks.client")
 
-DECISIONS = ("allow", "warn", "require_approval", "block")
-IDENTITY_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 ENGINE_UNAVAILABLE = "policy engine unavailable"
 
 
@@ -106,7 +104,7 @@ class ApprovalRequired(PolicyBlocked):  # noqa: N818
 def unavailable(reason: str, enforcement: str = "block") -> Decision:
     """The decision standing in for one OPA did not give."""
     message = f"{ENGINE_UNAVAILABLE}: {reason}"
-    violation = {"pack": "_system", "rule": "engine-unavailable", "type": "engine_unavailable",
+    violation = {"pack": SYSTEM_PACK, "rule": "engine-unavailable", "type": "engine_unavailable",
                  "category": "operational", "enforcement": enforcement, "level": "system",
                  "message": message}
     return Decision(decision=enforcement, allow=enforcement != "block", violations=[violation],
@@ -119,7 +117,7 @@ def invalid_reason(doc: Any) -> str | None:
         return f"the result is {type(doc).__name__}, not a decision document"
     if doc.get("decision") not in DECISIONS:
         return f"decision {doc.get('decision')!r} is not one of {', '.join(DECISIONS)}"
-    if doc.get("allow") is not (doc["decision"] in ("allow", "warn")):
+    if doc.get("allow") is not (doc["decision"] in ALLOWING):
         return f"allow {doc.get('allow')!r} contradicts decision {doc['decision']!r}"
     violations = doc.get("violations")
     if not isinstance(violations, list) or not all(isinstance(v, dict) for v in violations):
@@ -150,7 +148,7 @@ class PolicyClient:
                  on_error: Literal["block", "allow"] = "block", keep_text: bool = False,
                  spend_actions: Iterable[str] = DEFAULT_SPEND_ACTIONS,
                  session: requests.Session | None = None):
-        if not IDENTITY_ID.match(identity):
+        if not ID_PATTERN.match(identity):
             raise ValueError(f"identity {identity!r} is not an identity id")
         if on_error not in ("block", "allow"):
             raise ValueError("on_error is 'block' or 'allow'")
@@ -158,7 +156,7 @@ class PolicyClient:
         self.identity, self.agent = identity, agent
         self.timeout, self.on_error, self.keep_text = timeout, on_error, keep_text
         self.spend_actions = tuple(spend_actions)
-        self.url = f"{self.opa_url}/v1/data/policypacks/{identity.replace('-', '_')}/decision"
+        self.url = self.opa_url + decision_path(identity)
         self.session = session or requests.Session()
         store = store if store is not None else os.environ.get(ENV_STORE)
         self.store: Store | None = open_store(store) if isinstance(store, str) else store

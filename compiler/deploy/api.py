@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from .errors import OpaError, UsageError
+from ..errors import OpaError, UsageError
 from .sidecar import auth_headers
 
 UNDEFINED = object()

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import OpaError
-from .opa import pinned_versions
+from ..errors import OpaError
+from ..opa.binary import pinned_versions
 from .sidecar import wait_healthy
 
 CONTAINER_PORT = 8181

@@ -1,9 +1,8 @@
 """Commands that run things for real (SPEC section 6): ``opa run/up/stop/down``,
 ``publish``, ``serve`` and ``doctor``.
 
-They live apart from compiler/cli.py so the compiler's commands never import HTTP,
-process or Docker code; cli.py registers the click objects defined here:
-``opa_group``, ``publish_command``, ``serve_command`` and ``doctor_command``.
+They live apart from the compiler's commands so those never import HTTP, process or
+Docker code; ``policypacks.cli`` loads this module only when one of these runs.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ from typing import Any
 
 import click
 
-from .cli_support import emit_json, reports_errors
-from .errors import EXIT_FAILURE, OpaError, UsageError
+from ..errors import EXIT_FAILURE, OpaError, UsageError
+from .options import JSON_OPT, command, emit_json, group
 
 TOKEN_OPT = click.option("--token", envvar="POLICYPACKS_OPA_TOKEN", show_envvar=True,
                          help="Bearer token for an OPA started with --authentication=token.")
-JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 CONFIG_OPT = click.option("--config", "config_file",
                           type=click.Path(exists=True, dir_okay=False, path_type=Path),
                           help="OPA configuration (e.g. opa-config/config.yaml); the "
@@ -46,7 +44,7 @@ def config_env(config_file: Path | None) -> dict[str, str]:
     """The variables the config references, all set (else a usage error naming them)."""
     if config_file is None:
         return {}
-    from .sidecar import ENV_REFERENCE, missing_env
+    from ..deploy.sidecar import ENV_REFERENCE, missing_env
 
     missing = missing_env(config_file)
     if missing:
@@ -59,7 +57,7 @@ def config_env(config_file: Path | None) -> dict[str, str]:
 
 # --- opa run / stop / up / down ---------------------------------------------------------
 
-@click.group("opa")
+@group("opa")
 def opa_group() -> None:
     """A local OPA sidecar: the pinned binary (run/stop) or a container (up/down).
 
@@ -90,7 +88,6 @@ def opa_group() -> None:
               help="Seconds to wait for readiness (--background).")
 @TOKEN_OPT
 @click.argument("opa_args", nargs=-1, type=click.UNPROCESSED)
-@reports_errors
 def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, background: bool,
             pid_file: Path, log_file: Path | None, log_level: str, timeout: float,
             token: str | None, opa_args: tuple[str, ...]) -> None:
@@ -101,7 +98,7 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, back
     (/health?bundles) and exits 0, or stops OPA and exits 1 showing OPA's log. Arguments
     after -- go to `opa run` (e.g. -- --authentication=token --authorization=basic).
     """
-    from .sidecar import LocalOpa
+    from ..deploy.sidecar import LocalOpa
 
     config_env(config_file)
     host, port = parse_addr(addr)
@@ -119,7 +116,7 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, back
     opa.log_file = log_file or pid_file.with_suffix(".log")
     opa.detach = True
     opa.launch()
-    from .bundle import write_atomically
+    from ..bundle import write_atomically
 
     write_atomically(pid_file, f"{opa.pid}\n".encode())
     try:
@@ -132,7 +129,7 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, back
 
 
 def refuse_running(pid_file: Path) -> None:
-    from .sidecar import is_opa_process
+    from ..deploy.sidecar import is_opa_process
 
     pid = read_pid(pid_file)
     if pid is not None and is_opa_process(pid):
@@ -150,10 +147,9 @@ def read_pid(pid_file: Path) -> int | None:
 @opa_group.command("stop")
 @click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("opa.pid"), show_default=True)
-@reports_errors
 def opa_stop(pid_file: Path) -> None:
     """Stop an OPA started with `opa run --background` (by the pid in its pid file)."""
-    from .sidecar import is_opa_process, stop_pid
+    from ..deploy.sidecar import is_opa_process, stop_pid
 
     pid = read_pid(pid_file)
     if pid is None:
@@ -177,7 +173,6 @@ def opa_stop(pid_file: Path) -> None:
 @click.option("--timeout", default=60.0, show_default=True,
               help="Seconds to wait for readiness (includes pulling the image).")
 @TOKEN_OPT
-@reports_errors
 def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host: str,
            name: str, timeout: float, token: str | None) -> None:
     """Start OPA (the pinned openpolicyagent/opa image) in Docker, detached.
@@ -185,7 +180,7 @@ def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host:
     Needs the docker Python package and a Docker engine that answers; otherwise says so
     and exits 1 (use `policypacks opa run`). Waits until /health?bundles answers.
     """
-    from .container import ContainerOpa
+    from ..deploy.container import ContainerOpa
 
     env = config_env(config_file)
     for key, value in env.items():
@@ -201,17 +196,16 @@ def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host:
 
 @opa_group.command("down")
 @click.option("--name", default="policypacks-opa", show_default=True, help="Container name.")
-@reports_errors
 def opa_down(name: str) -> None:
     """Remove the container `opa up` started."""
-    from .container import down
+    from ..deploy.container import down
 
     click.echo(f"removed container {name}" if down(name) else f"no container {name}")
 
 
 # --- publish / serve --------------------------------------------------------------------
 
-@click.command("publish")
+@command("publish")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--opa", "opa_url", envvar="POLICYPACKS_OPA_URL",
               help="OPA to push to, or (with --to) to watch until it has the new revision.")
@@ -222,7 +216,6 @@ def opa_down(name: str) -> None:
 @click.option("--timeout", default=30.0, show_default=True,
               help="Seconds to wait until OPA reports the bundle's revision.")
 @JSON_OPT
-@reports_errors
 def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
                     name: str | None, token: str | None, timeout: float,
                     as_json: bool) -> None:
@@ -234,8 +227,8 @@ def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
     A running OPA picks the new revision up without a restart. Exits 1 when OPA does not
     report the revision within --timeout.
     """
-    from .opa_api import OpaApi
-    from .publish import place, push, read_bundle, wait_for_revision
+    from ..deploy.api import OpaApi
+    from ..deploy.publish import place, push, read_bundle, wait_for_revision
 
     if not opa_url and not directory:
         raise UsageError("give --opa URL (push) or --to DIR (bundle polling)")
@@ -270,17 +263,16 @@ def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
         click.echo(said)
 
 
-@click.command("serve")
+@command("serve")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--port", default=8282, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 to serve other hosts).")
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
-@reports_errors
 def serve_command(directory: Path, port: int, host: str, quiet: bool) -> None:
     """Serve DIR's *.tar.gz bundles to OPA's bundle polling (ETag-aware: 304 while a
     bundle is unchanged). For tests, demos and small deployments."""
-    from .bundle_server import BundleServer
+    from ..deploy.bundle_server import BundleServer
 
     try:
         server = BundleServer(directory, port=port, host=host, quiet=quiet)
@@ -305,7 +297,7 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(**{unit: float(match.group(1))})
 
 
-@click.command("doctor")
+@command("doctor")
 @click.option("--opa", "opa_url", required=True, envvar="POLICYPACKS_OPA_URL",
               help="OPA to check, e.g. http://127.0.0.1:8181.")
 @click.option("--identity", help="Identity id (default: the one loaded in OPA).")
@@ -316,15 +308,14 @@ def parse_duration(value: str) -> timedelta:
 @click.option("--since", default="24h", show_default=True, help="Window for violations.")
 @TOKEN_OPT
 @JSON_OPT
-@reports_errors
 def doctor_command(opa_url: str, identity: str | None, agent: str | None,
                    revision: str | None, store: str | None, since: str, token: str | None,
                    as_json: bool) -> None:
     """Check a running sidecar, each finding with a fix: OPA reachable, bundles and the
     expected revision active, the decision endpoint, the agent declared with packs and
     enforcement, recent violations. Exits 1 when a check fails."""
-    from .doctor import Doctor, render_text
-    from .opa_api import OpaApi
+    from ..deploy.api import OpaApi
+    from ..deploy.doctor import Doctor, render_text
 
     window = parse_duration(since)
     started = time.monotonic()
@@ -338,15 +329,3 @@ def doctor_command(opa_url: str, identity: str | None, agent: str | None,
         click.echo(render_text(checks))
     if not ok:
         sys.exit(EXIT_FAILURE)
-
-
-@click.group()
-def standalone_cli() -> None:
-    """These commands without compiler/cli.py (``python -m compiler.cli_opa``)."""
-
-
-for _command in (opa_group, publish_command, serve_command, doctor_command):
-    standalone_cli.add_command(_command)
-
-if __name__ == "__main__":  # pragma: no cover
-    standalone_cli()

@@ -1,0 +1,63 @@
+"""What every command shares: the repository argument, ``--json``, ``--store``, JSON output,
+and the one place a :class:`PolicyError` becomes ``FILE:LINE: message`` and an exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import PolicyError
+from ..vocabulary import ENV_STORE
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+REPO_ARG = click.argument("repo", required=False, default=".",
+                          type=click.Path(file_okay=False, path_type=Path))
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=True,
+                         metavar="URL", help="The store: sqlite:////abs/path/store.db "
+                         "(four slashes for an absolute path) or sqlite:///relative.db.")
+
+
+def report(exc: PolicyError) -> None:
+    """The error's lines on stderr: ``FILE:LINE: message`` for every problem."""
+    for line in exc.lines():
+        click.echo(line, err=True)
+
+
+class ReportsErrors(click.Command):
+    """A command whose user mistakes end as messages and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PolicyError as exc:
+            report(exc)
+            ctx.exit(exc.exit_code)
+
+
+class PolicyGroup(ReportsErrors, click.Group):
+    """A group whose commands (and subgroups) report errors the same way."""
+
+    command_class = ReportsErrors
+    group_class = type  # subgroups are PolicyGroups too
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", CONTEXT)
+        super().__init__(*args, **kwargs)
+
+
+def command(name: str | None = None, **kwargs: Any) -> Any:
+    """``click.command`` for a command that is registered outside its group's module."""
+    return click.command(name, cls=ReportsErrors, **kwargs)
+
+
+def group(name: str | None = None, **kwargs: Any) -> Any:
+    return click.group(name, cls=PolicyGroup, **kwargs)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))

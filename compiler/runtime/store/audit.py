@@ -1,0 +1,135 @@
+"""The audit trail: every non-allow decision with its violations, for
+``policypacks violations``; the free text an agent wrote is kept redacted by default."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .db import Database, dump, filters, stamp
+
+
+def redact(action: dict[str, Any]) -> dict[str, Any]:
+    """The action with every string under ``content`` replaced by its length.
+
+    Message text and subjects are what an agent wrote for a customer; the audit trail
+    needs to know that a text was refused, not to keep a copy of it.
+    """
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return f"[redacted: {len(value)} chars]"
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    if not isinstance(action, dict) or "content" not in action:
+        return action
+    return {**action, "content": scrub(action["content"])}
+
+
+def _decision_dict(row: sqlite3.Row) -> dict[str, Any]:
+    item = dict(row)
+    for key in ("action", "violations", "approval"):
+        item[key] = json.loads(item[key]) if item[key] is not None else None
+    return item
+
+
+class Audit:
+    def __init__(self, db: Database, now: Callable[[], datetime]):
+        self.db, self.now = db, now
+
+    def record_decision(self, identity: str, agent: str, action: dict[str, Any],
+                        decision: dict[str, Any], decision_id: str | None = None,
+                        incident: str | None = None, keep_text: bool = False,
+                        at: datetime | None = None) -> int:
+        """Store a decision (the client sends every non-allow one) and one row per
+        violation; returns the decision's row id."""
+        when = stamp(at or self.now())
+        kept = action if keep_text else redact(action)
+        found = [v for v in decision.get("violations") or [] if isinstance(v, dict)]
+        action_type = action.get("type") if isinstance(action, dict) else None
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "INSERT INTO decisions (at, identity, agent, action_type, decision, revision,"
+                " decision_id, incident, action, violations, approval)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (when, identity, agent, action_type, str(decision.get("decision")),
+                 decision.get("revision"), decision_id, incident, dump(kept), dump(found),
+                 dump(decision.get("approval"))))
+            row = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO violations (decision_row, at, identity, agent, pack, rule, type,"
+                " category, enforcement, level, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(row, when, identity, agent, v.get("pack"), v.get("rule"), v.get("type"),
+                  v.get("category"), v.get("enforcement"), v.get("level"), v.get("message"))
+                 for v in found])
+            return row
+        return self.db.write(insert)
+
+    def decision(self, row: int) -> dict[str, Any] | None:
+        rows = self.db.read("SELECT * FROM decisions WHERE id = ?", [row])
+        return _decision_dict(rows[0]) if rows else None
+
+    def decisions(self, identity: str | None = None, agent: str | None = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
+        where, params = filters(identity=identity, agent=agent)
+        sql = f"SELECT * FROM decisions {where} ORDER BY at DESC, id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_decision_dict(r) for r in self.db.read(sql, params)]
+
+    def violations(self, identity: str | None = None, agent: str | None = None,
+                   pack: str | None = None, enforcement: str | None = None,
+                   since: datetime | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """Recorded violations, newest first, with their decision's context."""
+        where, params = filters("v.", identity=identity, agent=agent, pack=pack,
+                                enforcement=enforcement, since=since)
+        sql = ("SELECT v.*, d.decision, d.decision_id, d.revision, d.action_type, d.incident"
+               f" FROM violations v JOIN decisions d ON d.id = v.decision_row {where}"
+               " ORDER BY v.at DESC, v.id DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [{k: row[k] for k in row.keys() if k != "id"} for row in self.db.read(sql, params)]
+
+    def violation_stats(self, identity: str | None = None, agent: str | None = None,
+                        pack: str | None = None, enforcement: str | None = None,
+                        since: datetime | None = None) -> list[dict[str, Any]]:
+        """Counts per pack/rule/agent with a per-day breakdown; the noisiest rule first
+        (by its total over all agents), then its noisiest agent."""
+        where, params = filters(identity=identity, agent=agent, pack=pack,
+                                enforcement=enforcement, since=since)
+        rows = self.db.read(
+            "SELECT pack, rule, agent, substr(at, 1, 10) AS day, COUNT(*) AS n,"
+            " MIN(at) AS first, MAX(at) AS last, GROUP_CONCAT(DISTINCT enforcement) AS levels"
+            f" FROM violations {where} GROUP BY pack, rule, agent, day", params)
+        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for r in rows:
+            key = (r["pack"], r["rule"], r["agent"])
+            item = groups.setdefault(key, {"pack": r["pack"], "rule": r["rule"],
+                                           "agent": r["agent"], "count": 0, "first": r["first"],
+                                           "last": r["last"], "enforcement": set(),
+                                           "per_day": {}})
+            item["count"] += r["n"]
+            item["first"] = min(item["first"], r["first"])
+            item["last"] = max(item["last"], r["last"])
+            item["enforcement"].update((r["levels"] or "").split(","))
+            item["per_day"][r["day"]] = r["n"]
+        totals: dict[tuple[str, str], int] = {}
+        for (p, rule, _), item in groups.items():
+            totals[(p, rule)] = totals.get((p, rule), 0) + item["count"]
+        out = []
+        for (p, rule, _), item in groups.items():
+            item["rule_total"] = totals[(p, rule)]
+            item["enforcement"] = sorted(e for e in item["enforcement"] if e)
+            item["per_day"] = dict(sorted(item["per_day"].items()))
+            out.append(item)
+        out.sort(key=lambda i: (-i["rule_total"], i["pack"] or "", i["rule"] or "",
+                                -i["count"], i["agent"]))
+        return out
