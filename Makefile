@@ -9,10 +9,12 @@ bootstrap:
 demo: bootstrap
 	@.venv/bin/python scripts/demo.py
 
-# The test suite (what CI runs): ruff, pytest (real OPA throughout).
+# The test suite (what CI runs): ruff, mypy, pytest (real OPA throughout).
 test: bootstrap
 	.venv/bin/ruff check compiler tests scripts benchmarks
+	.venv/bin/mypy
 	.venv/bin/pytest -q
 
 lint: bootstrap
 	.venv/bin/ruff check compiler tests scripts benchmarks
+	.venv/bin/mypy

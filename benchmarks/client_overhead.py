@@ -22,12 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support import agent, identity, pack, write_repo  # noqa: E402
+
 from policypacks import PolicyClient  # noqa: E402
 from policypacks.bundle import write_bundle  # noqa: E402
 from policypacks.deploy.sidecar import LocalOpa  # noqa: E402
 from policypacks.pipeline import compile_path  # noqa: E402
 from policypacks.runtime.store import open_store  # noqa: E402
-from support import agent, identity, pack, write_repo  # noqa: E402
 
 RULES = [
     {"id": "day", "type": "spending_limit", "max": 10**9, "period": "day"},

@@ -25,10 +25,11 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support import agent, identity, pack, write_repo  # noqa: E402
+
 from policypacks.bundle import write_bundle  # noqa: E402
 from policypacks.deploy.sidecar import LocalOpa  # noqa: E402
 from policypacks.pipeline import compile_path  # noqa: E402
-from support import agent, identity, pack, write_repo  # noqa: E402
 
 SIZES = [(10, 10), (100, 100), (1000, 1000)]  # (agents, scoped packs)
 PACKS_PER_AGENT = 4

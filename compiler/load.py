@@ -167,6 +167,7 @@ def parse_documents(text: str, shown: Path, problems: Problems) -> Iterator[Docu
         loader = _Loader(text)  # refuses non-printable characters right away
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said there is one
             body = loader.construct_document(node)
             docs.append(Document(shown, node.start_mark.line + 1, body))
     except yaml.MarkedYAMLError as exc:

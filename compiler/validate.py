@@ -13,7 +13,7 @@ from typing import Any
 
 from .catalog import rule_types
 from .errors import Location, Problems, display_path
-from .load import Document, YMap, line_of, load_repository
+from .load import Document, YMap, YSeq, line_of, load_repository
 from .model import (
     Agent,
     Attachment,
@@ -266,7 +266,7 @@ def _rule(raw: Any, ctx: Ctx) -> Rule | None:
     if checked is MISSING or "id" not in checked:
         return None
     params = {k: v for k, v in checked.items() if k in rule_type.params}
-    return Rule(id=checked["id"], type=type_name, params=params,
+    return Rule(id=checked["id"], type=str(type_name), params=params,
                 enforcement=checked.get("enforcement"), message=checked.get("message"),
                 key=checked.get("key"), loc=Location(ctx.loc().file, ctx.line))
 
@@ -278,7 +278,7 @@ def _agent(doc: Document, ctx: Ctx) -> Agent:
     raw_packs = raw_spec.get("packs") if isinstance(raw_spec, dict) else None
     attachments = []
     for index, item in enumerate(spec.get("packs", [])):
-        line = raw_packs.line_of(index) if hasattr(raw_packs, "line_of") else doc.line
+        line = raw_packs.line_of(index) if isinstance(raw_packs, YSeq) else doc.line
         if isinstance(item, str):
             item = {"pack": item}
         attachments.append(Attachment(item["pack"], item.get("enforcement"), doc.loc(line)))

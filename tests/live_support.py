@@ -8,9 +8,10 @@ from typing import Any
 
 import requests
 import yaml
+from support import agent, identity, pack, write_repo
+
 from policypacks.bundle import write_bundle
 from policypacks.pipeline import compile_path
-from support import agent, identity, pack, write_repo
 
 SPEND_40 = {"agent": "sales-bot", "action": {"type": "spend", "amount": 40}}
 

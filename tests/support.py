@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from policypacks.catalog import Example
 from policypacks.compile import CompiledPolicy
 from policypacks.opa import evaluate

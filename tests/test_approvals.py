@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from policypacks.errors import UsageError
 from policypacks.runtime.store import ApprovalAlreadyResolved, ApprovalNotFound, Store, StoreError
 

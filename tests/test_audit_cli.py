@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+
 from policypacks.cli.audit import approvals, parse_since, violations
 from policypacks.errors import UsageError
 from policypacks.runtime.store import Store

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from support import agent, identity, pack, write_repo
+
 from policypacks.bundle import git_revision, tar_bytes, write_bundle
 from policypacks.deploy.sidecar import LocalOpa
 from policypacks.errors import OpaError
 from policypacks.pipeline import compile_path
-from support import agent, identity, pack, write_repo
 
 RULE = {"id": "daily", "type": "spending_limit", "max": 100, "period": "day"}
 

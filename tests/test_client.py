@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import agent, identity, pack, write_repo
+
 from policypacks import ApprovalRequired, Decision, PolicyBlocked, PolicyClient
 from policypacks.bundle import write_bundle
 from policypacks.deploy.sidecar import LocalOpa
 from policypacks.pipeline import compile_path
 from policypacks.runtime.store import Store
-from support import agent, identity, pack, write_repo
 
 LOG_MASK = Path(__file__).resolve().parent.parent / "opa-config" / "log-mask"
 

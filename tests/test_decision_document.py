@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import agent, compile_docs, decide, identity, pack, write_repo
+
 from policypacks.bundle import write_tree
 from policypacks.opa import evaluate
 from policypacks.opa.binary import eval_json
-from support import agent, compile_docs, decide, identity, pack, write_repo
 
 BLOCK, RA, WARN, ALLOW = "block", "require_approval", "warn", "allow"
 DECISION_KEYS = {"decision", "allow", "identity", "agent", "violations", "suppressed",

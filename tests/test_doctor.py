@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from live_support import bundle_file, polling_config
+from support import agent, identity, pack, write_repo
+
 from policypacks.bundle import write_bundle
 from policypacks.cli.deploy import doctor_command
 from policypacks.deploy.sidecar import LocalOpa, free_port
 from policypacks.pipeline import compile_path
 from policypacks.runtime.store import open_store
-from support import agent, identity, pack, write_repo
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from policypacks.opa import evaluate
 from policypacks.pipeline import compile_path
 

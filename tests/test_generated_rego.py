@@ -7,11 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import agent, identity, pack, write_repo
+
 from policypacks.bundle import write_tree
 from policypacks.opa.binary import find_tool
 from policypacks.pipeline import compile_path
 from policypacks.render import regal_config
-from support import agent, identity, pack, write_repo
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import agent, decide, identity, pack, write_repo
+
 from policypacks.opa import evaluate
 from policypacks.opa.testing import run_tests
 from policypacks.pipeline import compile_path
-from support import agent, decide, identity, pack, write_repo
 
 LETTERS = string.ascii_letters
 METACHARACTERS = ".*+?()[]|^$\\{}"

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from policypacks.opa import evaluate
 from support import agent, compile_docs, decide, identity, pack
+
+from policypacks.opa import evaluate
 
 IO, MR, AO = "identity_overrides", "most_restrictive", "agent_overrides"
 MODES = (IO, MR, AO)

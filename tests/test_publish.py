@@ -10,6 +10,7 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide, polling_config
+
 from policypacks.cli.deploy import publish_command
 from policypacks.deploy.bundle_server import BundleServer
 from policypacks.deploy.sidecar import LocalOpa, free_port

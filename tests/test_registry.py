@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from policypacks.catalog import rule_types
 
 ROOT = Path(__file__).resolve().parent.parent

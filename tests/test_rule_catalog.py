@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from policypacks.catalog import rule_types
 from support import catalog_repo, decide
+
+from policypacks.catalog import rule_types
 
 
 @pytest.mark.parametrize("type_name", sorted(rule_types()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from policypacks.catalog._common import quote_meta, word_pattern
 from policypacks.errors import Problems
 from policypacks.load import Document

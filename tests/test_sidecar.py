@@ -13,6 +13,7 @@ import requests
 import yaml
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide
+
 from policypacks.cli.deploy import opa_group, publish_command
 from policypacks.deploy.bundle_server import BundleServer
 from policypacks.deploy.sidecar import free_port, is_opa_process, stop_pid, wait_healthy

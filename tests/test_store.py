@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from policypacks.errors import UsageError
 from policypacks.runtime.store import Store, open_store, redact, store_path, windows
 

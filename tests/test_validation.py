@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from policypacks.errors import ValidationFailed
 from policypacks.validate import validate_repository
 

@@ -1,14 +1,16 @@
 """condition: a free-form rule over any input field ("no refunds over $100")."""
 
+from typing import Any
+
 from ..conditions import check_condition, condition_dnf
-from ..schema import Check, Field
+from ..schema import Check, Ctx, Field
 from . import Example, RuleType
 
 
 class ConditionCheck(Check):
     label = "a condition"
 
-    def __call__(self, value, ctx):  # type: ignore[no-untyped-def]
+    def __call__(self, value: Any, ctx: Ctx) -> Any:
         return check_condition(value, ctx)
 
 

@@ -1,8 +1,10 @@
 """escalation: routes require_approval decisions to the right approvers."""
 
+from typing import Any
+
 from ..schema import Duration, Enum, Field, ListOf, Number, Obj, Str
 from ..vocabulary import CATEGORIES, DEFAULT_APPROVAL_TIMEOUT
-from . import Example, RuleType
+from . import CompileContext, Example, RuleType
 from ._common import ACTION_TYPE
 
 MATCH = Obj({
@@ -13,7 +15,7 @@ MATCH = Obj({
 })
 
 
-def _compile(params, ctx):  # type: ignore[no-untyped-def]
+def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     match = params.get("match") or {}
     return {
         "match": {key: match.get(key) for key in ("categories", "packs", "rules", "actions")},

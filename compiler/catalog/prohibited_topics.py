@@ -1,11 +1,13 @@
 """prohibited_topics: topics an agent must not raise, by keyword, pattern or label."""
 
+from typing import Any
+
 from ..schema import Field, ListOf, MapOf, Regex, Str
-from . import Example, RuleType
+from . import CompileContext, Example, RuleType
 from ._common import actions_field, word_pattern
 
 
-def _compile(params, ctx):  # type: ignore[no-untyped-def]
+def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     keywords = params.get("topics") or {}
     patterns = params.get("patterns") or {}
     names = sorted(set(keywords) | set(patterns))

@@ -184,6 +184,8 @@ def effective(repo: Path, agent_id: str, as_json: bool) -> None:
                          f"{', '.join(sorted(parsed.agents)) or 'none'}); an undeclared "
                          f"agent gets unknownAgents: {parsed.identity.unknown_agents}")
     view = evaluate.effective(compiled, agent_id)
+    if view is None:
+        raise UsageError(f"{repo}: OPA has no effective view for agent {agent_id!r}")
     if as_json:
         emit_json(view)
         return

@@ -74,7 +74,7 @@ class BundleHandler(BaseHTTPRequestHandler):
             handle = open(path, "rb") if path else None  # noqa: SIM115
         except OSError:
             handle = None
-        if handle is None:
+        if handle is None or path is None:
             self.send_error(HTTPStatus.NOT_FOUND, "no such bundle")
             return
         with handle:
@@ -124,7 +124,7 @@ class BundleServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)

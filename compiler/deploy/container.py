@@ -23,7 +23,7 @@ NO_ENGINE_HINT = "use `policypacks opa run` to start the opa binary instead"
 def docker_client(timeout: float = 5.0) -> Any:
     """A client for the Docker engine, or OpaError saying that none answers."""
     try:
-        import docker  # noqa: PLC0415 (optional extra)
+        import docker  # type: ignore[import-untyped]  # noqa: PLC0415 (optional extra)
     except ImportError:
         raise OpaError("`policypacks opa up` needs the docker Python package "
                        "(pip install 'policypacks[docker]'); " + NO_ENGINE_HINT) from None

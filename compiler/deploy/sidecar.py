@@ -193,7 +193,7 @@ class LocalOpa:
         except OSError as exc:
             raise OpaError(f"cannot start {args[0]}: {exc}") from exc
         finally:
-            if log is not subprocess.DEVNULL:
+            if not isinstance(log, int):
                 log.close()
         return self
 

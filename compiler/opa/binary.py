@@ -103,7 +103,7 @@ def run(args: list[str], *, stdin: str | None = None, timeout: float = 300,
         raise OpaError(f"cannot run {command[0]}: {exc}") from exc
 
 
-def eval_json(query: str, *, bundle: Path | None = None, data: list[Path] = (),
+def eval_json(query: str, *, bundle: Path | None = None, data: tuple[Path, ...] | list[Path] = (),
               input_doc: Any = None, timeout: float = 300) -> Any:
     """Evaluate ``query`` and return the value of its single result (``None`` if undefined).
 
