@@ -114,7 +114,22 @@ def main() -> int:
     policypacks("violations", "list", "--store", STORE)
     policypacks("violations", "stats", "--store", STORE)
     policypacks("approvals", "list", "--store", STORE)
+    print(NEXT_STEPS.format(store=STORE, bundle=BUNDLE.relative_to(ROOT)))
     return 0
+
+
+NEXT_STEPS = """
+== what to type next
+The `policypacks` command is in .venv/bin; put it on PATH for this shell with
+  . .venv/bin/activate
+then, for example:
+  policypacks effective packs --agent support-bot      # what applies to an agent, and why
+  policypacks conflicts packs                          # how precedence resolved each conflict
+  echo '{{"agent": "sales-bot", "action": {{"type": "spend", "amount": 600}}}}' \\
+    | policypacks eval packs --input -                 # one decision, evaluated by OPA
+  policypacks violations stats --store {store}
+  policypacks --help                                   # every command; COMMAND --help for one
+"""
 
 
 if __name__ == "__main__":
