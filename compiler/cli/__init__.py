@@ -29,6 +29,10 @@ COMMANDS = {
     "doctor": "deploy:doctor_command",
     "violations": "audit:violations",
     "approvals": "audit:approvals",
+    "schema": "authoring:schema_command",
+    "init": "authoring:init_command",
+    "replay": "replay:replay_command",
+    "report": "report:report_command",
 }
 
 
@@ -49,7 +53,8 @@ class LazyGroup(PolicyGroup):
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="policypacks")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Compile YAML policy packs into tested OPA bundles for AI agents.
 
     \b
@@ -63,5 +68,10 @@ def main() -> None:
         | policypacks eval packs --input -
 
     Exit codes: 0 ok, 1 a check failed (tests, OPA), 2 bad input (the repository,
-    a flag, an input file).
+    a flag, an input file). With --json a command prints a JSON result on stdout
+    when it fails too. Colour only on a terminal, never with NO_COLOR set.
     """
+    from .console import color_disabled
+
+    if color_disabled():
+        ctx.color = False

@@ -23,6 +23,7 @@ from ..opa import evaluate
 from ..opa.testing import run_tests
 from ..pipeline import compile_path
 from ..validate import validate_repository
+from .console import style
 from .options import JSON_OPT, REPO_ARG, command, emit_json
 
 
@@ -41,8 +42,8 @@ def validate(repo: Path, as_json: bool) -> None:
     if as_json:
         emit_json(summary)
     else:
-        click.echo(f"ok: identity {parsed.identity.id}, {len(parsed.packs)} packs, "
-                   f"{rules} rules, {len(parsed.agents)} agents")
+        click.echo(style("ok", "ok") + f": identity {parsed.identity.id}, "
+                   f"{len(parsed.packs)} packs, {rules} rules, {len(parsed.agents)} agents")
 
 
 @command()
@@ -102,12 +103,13 @@ def test(repo: Path, as_json: bool) -> None:
         for line in report.check_errors:
             click.echo(f"opa check: {line}", err=True)
         for line in report.failed_tests:
-            click.echo(f"FAIL {line}", err=True)
+            click.echo(style("FAIL", "fail") + f" {line}", err=True)
         for case in failed:
             click.echo(_describe_failure(case), err=True)
         passed = len(report.examples) - len(failed)
-        click.echo(f"{passed} passed, {len(failed)} failed (pack examples); "
-                   f"{report.tests_run} Rego tests run")
+        click.echo(style(f"{passed} passed", "ok") + ", "
+                   + style(f"{len(failed)} failed", "fail" if failed else "ok")
+                   + f" (pack examples); {report.tests_run} Rego tests run")
     if not report.ok:
         sys.exit(EXIT_FAILURE)
 
@@ -115,7 +117,8 @@ def test(repo: Path, as_json: bool) -> None:
 def _describe_failure(case: Any) -> str:
     actual = case.actual or {}
     got = sorted(f"{v['pack']}/{v['rule']}" for v in actual.get("violations", []))
-    lines = [f"FAIL {case.example.loc}: pack {case.pack}, example {case.example.name!r}",
+    lines = [style("FAIL", "fail") + f" {case.example.loc}: pack {case.pack}, example "
+             f"{case.example.name!r}",
              f"  expected: {case.example.expect}"
              + (f" with violations {sorted(case.example.violations)}"
                 if case.example.violations is not None else ""),

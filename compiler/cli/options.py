@@ -1,5 +1,6 @@
 """What every command shares: the repository argument, ``--json``, ``--store``, JSON output,
-and the one place a :class:`PolicyError` becomes ``FILE:LINE: message`` and an exit code."""
+and the one place a :class:`PolicyError` becomes ``FILE:LINE: message`` and an exit code
+(and, for a command given ``--json``, a JSON object on stdout as well)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import PolicyError
+from ..errors import PolicyError, ValidationFailed
 from ..vocabulary import ENV_STORE
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -24,18 +25,38 @@ STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=T
 
 def report(exc: PolicyError) -> None:
     """The error's lines on stderr: ``FILE:LINE: message`` for every problem."""
+    from .console import error_line
+
     for line in exc.lines():
-        click.echo(line, err=True)
+        click.echo(error_line(line), err=True)
+
+
+def failure_json(exc: PolicyError) -> dict[str, Any]:
+    """What ``--json`` prints on stdout when a command fails: always ``ok``, ``error``
+    and ``exit_code``; for an invalid repository also ``valid`` and every problem."""
+    result: dict[str, Any] = {"ok": False, "error": str(exc), "exit_code": exc.exit_code}
+    if isinstance(exc, ValidationFailed):
+        result["valid"] = False
+        result["errors"] = [{"file": p.location.file, "line": p.location.line or None,
+                             "field": p.location.field or None, "message": p.message}
+                            for p in exc.problems]
+    return result
 
 
 class ReportsErrors(click.Command):
-    """A command whose user mistakes end as messages and an exit code, never a traceback."""
+    """A command whose user mistakes end as messages and an exit code, never a traceback.
+
+    A command given ``--json`` (its ``as_json`` parameter) also prints the failure as
+    JSON on stdout, so CI reads the result of a failed run the same way as a good one.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PolicyError as exc:
             report(exc)
+            if ctx.params.get("as_json") and not isinstance(self, click.Group):
+                emit_json(failure_json(exc))
             ctx.exit(exc.exit_code)
 
 

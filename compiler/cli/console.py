@@ -1,0 +1,92 @@
+"""Colour and progress for people at a terminal, and nothing for scripts.
+
+Colour goes through click, which strips it when the stream is not a terminal; the
+``policypacks`` group turns it off entirely when ``NO_COLOR`` is set
+(https://no-color.org). Progress is written to stderr, and only to a terminal unless a
+command is asked for it (``--progress``), so a pipe or a CI log never fills with
+carriage returns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from typing import IO, Any
+
+import click
+
+#: What a part of the output means -> how it looks.
+STYLES: dict[str, dict[str, Any]] = {
+    "ok": {"fg": "green"},
+    "fail": {"fg": "red", "bold": True},
+    "error": {"fg": "red"},
+    "warn": {"fg": "yellow"},
+    "place": {"bold": True},
+    "dim": {"dim": True},
+    "more": {"fg": "red"},
+    "less": {"fg": "green"},
+}
+# FILE:LINE: (the place an error was made), as report() prints it.
+PLACE = re.compile(r"^(\S[^:\n]*:\d+:|\S[^:\n]*:)(\s)")
+
+
+def color_disabled() -> bool:
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def style(text: str, role: str) -> str:
+    """``text`` marked up for ``role``; click strips the codes off a non-terminal."""
+    return click.style(text, **STYLES[role])
+
+
+def error_line(line: str) -> str:
+    """An error line with its FILE:LINE: place in bold and the message in red."""
+    match = PLACE.match(line)
+    if not match:
+        return style(line, "error")
+    return style(match[1], "place") + match[2] + style(line[match.end():], "error")
+
+
+def is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """``label: done/total (percent)`` on one stderr line, redrawn at most ``per_second``
+    times a second; silent unless stderr is a terminal or ``force`` is given (then each
+    update is a line of its own when stderr is not a terminal)."""
+
+    def __init__(self, label: str, total: int, force: bool = False,
+                 stream: IO[str] | None = None, per_second: float = 4.0) -> None:
+        self.label, self.total = label, total
+        self.stream = stream or sys.stderr
+        self.terminal = is_terminal(self.stream)
+        self.enabled = self.terminal or force
+        self.interval = 1.0 / per_second
+        self.started = time.monotonic()
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < self.interval and done < self.total):
+            return
+        self._last = now
+        share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
+        text = f"{self.label}: {done:,}/{self.total:,}{share}, {now - self.started:.1f}s"
+        if self.terminal:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self.enabled and self.terminal and self._drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()

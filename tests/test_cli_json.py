@@ -1,0 +1,132 @@
+"""``--json`` on failure, and colour only where a person reads it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import agent, identity, pack, write_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "policypacks.cli"]
+RULES = [{"id": "daily", "type": "spending_limit", "max": 100, "period": "day"}]
+INVALID_PACK = ("apiVersion: policypacks/v1\nkind: PolicyPack\nmetadata: {id: Bad_Id}\n"
+                "spec:\n  enforcment: block\n")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("repos")
+    bad = base / "bad"
+    bad.mkdir()
+    (bad / "x.yaml").write_text(INVALID_PACK)
+    good = write_repo(base / "good", [identity(), pack("caps", "block", RULES), agent("bot")])
+    return {"bad": bad, "good": good, "out": base / "out.tar.gz"}
+
+
+def test_validate_json_lists_every_problem_with_its_place(repos: dict[str, Path]) -> None:
+    proc = cli("validate", str(repos["bad"]), "--json")
+    assert proc.returncode == 2
+    result = json.loads(proc.stdout)
+    assert result["valid"] is False and result["ok"] is False and result["exit_code"] == 2
+    by_field = {e["field"]: e for e in result["errors"]}
+    assert by_field["metadata.id"]["line"] == 3
+    assert by_field["metadata.id"]["file"].endswith("x.yaml")
+    assert by_field["spec.enforcment"]["message"] == ("unknown key 'enforcment' (did you mean "
+                                                      "'enforcement'?)")
+    assert by_field[None]["message"].startswith("no Identity document")
+    # the same problems still reach a person on stderr
+    assert "x.yaml:5: spec.enforcment: unknown key" in proc.stderr
+
+
+# command line                                                 exit  error contains
+FAILURES = [
+    (["build", "{bad}", "-o", "{out}", "--json"],                  2, "problem(s)"),
+    (["test", "{bad}", "--json"],                                  2, "problem(s)"),
+    (["effective", "{good}", "--agent", "ghost", "--json"],        2, "no Agent 'ghost'"),
+    (["conflicts", "{bad}", "--json"],                             2, "problem(s)"),
+    (["violations", "list", "--store", "sqlite:////nonexistent/s.db", "--json"], 2,
+     "no store at"),
+    (["publish", "{out}", "--json"],                               2, "give --opa URL"),
+]
+
+
+@pytest.mark.parametrize("args, exit_code, error", FAILURES, ids=lambda v: str(v)[:40])
+def test_every_json_command_prints_its_failure_as_json(repos: dict[str, Path], args: list[str],
+                                                       exit_code: int, error: str) -> None:
+    if "{out}" in args and args[0] == "publish":
+        repos["out"].write_bytes(b"")  # exists, so click accepts the path
+    proc = cli(*(a.format(**{k: str(v) for k, v in repos.items()}) for a in args))
+    assert proc.returncode == exit_code, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["ok"] is False and result["exit_code"] == exit_code
+    assert error in result["error"] or any(error in e["message"]
+                                           for e in result.get("errors", []))
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_build_json_writes_no_bundle(repos: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "b.tar.gz"
+    proc = cli("build", str(repos["bad"]), "-o", str(out), "--json")
+    assert proc.returncode == 2 and json.loads(proc.stdout)["valid"] is False
+    assert not out.exists()
+
+
+def test_without_json_stdout_stays_empty_on_failure(repos: dict[str, Path]) -> None:
+    proc = cli("validate", str(repos["bad"]))
+    assert proc.returncode == 2 and proc.stdout == ""
+
+
+def in_terminal(*args: str, env: dict[str, str] | None = None) -> str:
+    """What a person sees: the command's output read from a pseudo-terminal."""
+    leader, follower = pty.openpty()
+    environment = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    proc = subprocess.Popen([*CLI, *args], stdout=follower, stderr=follower, cwd=ROOT,
+                            env={**environment, **(env or {})})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+ESC = "\x1b["
+
+
+# where the output goes               colour expected
+COLOUR = [
+    ("terminal",                       True),
+    ("terminal with NO_COLOR=1",       False),
+    ("pipe",                           False),
+]
+
+
+@pytest.mark.parametrize("where, coloured", COLOUR)
+def test_colour_only_on_a_terminal_and_never_with_no_color(repos: dict[str, Path], where: str,
+                                                           coloured: bool) -> None:
+    if where == "pipe":
+        proc = cli("validate", str(repos["bad"]), env={"NO_COLOR": ""})
+        seen = proc.stdout + proc.stderr
+    else:
+        seen = in_terminal("validate", str(repos["bad"]),
+                           env={"NO_COLOR": "1"} if "NO_COLOR" in where else None)
+    assert "spec.enforcment: unknown key" in seen
+    assert (ESC in seen) is coloured
