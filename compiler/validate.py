@@ -223,7 +223,8 @@ def _pack(doc: Document, ctx: Ctx) -> Pack:
         id=meta.get("id", ""), name=meta.get("name", meta.get("id", "")),
         description=meta.get("description", ""), category=meta.get("category"),
         enforcement=spec.get("enforcement", "block"),
-        scope=scope["agents"] if isinstance(scope, dict) else scope,
+        # an invalid {agents: ...} was reported already; it must not crash the pass
+        scope=scope.get("agents", "none") if isinstance(scope, dict) else scope,
         overridable=spec.get("overridable", True),
         rules=rules, examples=examples, loc=_meta_loc(doc),
     )
