@@ -72,7 +72,9 @@ class Progress:
         self._last = 0.0
         self._drawn = False
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
         now = time.monotonic()
         if not self.enabled or (now - self._last < self.interval and done < self.total):
             return

@@ -1,0 +1,274 @@
+"""Replay before rollout: the logged inputs, decided again by a new bundle, compared with
+the baseline bundle's decisions (or, without one, with the decisions recorded in the
+log), per decision and per pack/rule.
+
+Evaluation is by one ``opa run --server`` per bundle, asked in batches (one ad-hoc query
+decides a whole batch) from as many threads as there are cores, so both bundles' OPAs
+keep every core busy. Identical inputs are decided once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from ..errors import OpaError, UsageError
+from ..vocabulary import DECISIONS
+from .decision_log import Logged, Source
+from .publish import Bundle
+from .sidecar import LocalOpa
+
+BATCH = 100
+EXAMPLE_TEXT = 80  # characters of free text an example keeps
+ALLOWED = ("allow", "warn")  # SPEC 5: allow is true for these
+Progress = Callable[[int, int], None]
+
+
+class BundleOpa:
+    """One OPA server holding one bundle, deciding batches of inputs."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.query = ("decisions := [d | some x in input; d := data."
+                      + ".".join(bundle.root.split("/")) + ".decision with input as x]")
+        self.opa = LocalOpa(bundles=[bundle.path], extra_args=["--skip-verify"])
+        self._local = threading.local()
+
+    def __enter__(self) -> BundleOpa:
+        self.opa.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.opa.stop()
+
+    def decide(self, inputs: Sequence[Any]) -> list[dict[str, Any]]:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        try:
+            answer = session.post(f"{self.opa.url}/v1/query", timeout=600,
+                                  json={"query": self.query, "input": list(inputs)})
+        except requests.RequestException as exc:
+            raise OpaError(f"OPA with {self.bundle.path} stopped answering: {exc}") from exc
+        if answer.status_code != 200:
+            raise OpaError(f"OPA with {self.bundle.path} refused the replay query (HTTP "
+                           f"{answer.status_code}): {answer.text[:300]}")
+        result = answer.json().get("result") or []
+        decided = result[0]["decisions"] if result else None
+        if not isinstance(decided, list) or len(decided) != len(inputs):
+            raise OpaError(f"OPA with {self.bundle.path} left some decision undefined")
+        return decided
+
+
+def decide_all(opas: Sequence[BundleOpa], inputs: Sequence[Any],
+               progress: Progress | None = None,
+               workers: int | None = None) -> list[list[dict[str, Any]]]:
+    """Each OPA's decision for every input (in order); the batches of all OPAs share one
+    pool of threads, so two bundles are decided side by side."""
+    batches = [(o, start) for start in range(0, len(inputs), BATCH) for o in range(len(opas))]
+    results: list[list[dict[str, Any]]] = [[{}] * len(inputs) for _ in opas]
+    total = len(inputs) * len(opas)
+    done = 0
+    lock = threading.Lock()
+
+    def run(job: tuple[int, int]) -> None:
+        nonlocal done
+        index, start = job
+        chunk = inputs[start:start + BATCH]
+        results[index][start:start + len(chunk)] = opas[index].decide(chunk)
+        with lock:
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+
+    pool_size = workers or max(2, (os.cpu_count() or 2))
+    with ThreadPoolExecutor(pool_size, thread_name_prefix="replay") as pool:
+        for _ in pool.map(run, batches):
+            pass
+    return results
+
+
+def truncated(value: Any, limit: int = EXAMPLE_TEXT) -> Any:
+    """The value with every long string cut to ``limit`` characters (examples show the
+    shape of an input, not the text an agent wrote)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit - 1] + "…"
+    if isinstance(value, dict):
+        return {k: truncated(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [truncated(v, limit) for v in value]
+    return value
+
+
+def _rules(decision: dict[str, Any]) -> dict[str, str]:
+    """pack/rule -> enforcement of every violation of a decision."""
+    out = {}
+    for violation in decision.get("violations") or []:
+        if isinstance(violation, dict):
+            out[f"{violation.get('pack')}/{violation.get('rule')}"] = str(
+                violation.get("enforcement"))
+    return out
+
+
+@dataclass
+class RuleChange:
+    pack: str
+    rule: str
+    newly_violated: int = 0
+    no_longer_violated: int = 0
+    enforcement_changed: int = 0
+    allowed_to_refused: int = 0
+    refused_to_allowed: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Transition:
+    before: str
+    after: str
+    count: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ReplayReport:
+    source: str
+    new: dict[str, Any]
+    baseline: dict[str, Any]
+    read: int = 0
+    replayed: int = 0
+    distinct_inputs: int = 0
+    changed: int = 0
+    rules_changed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    rules: list[RuleChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "new": self.new, "baseline": self.baseline,
+            "read": self.read, "replayed": self.replayed,
+            "distinct_inputs": self.distinct_inputs, "changed": self.changed,
+            "rules_changed": self.rules_changed, "skipped": self.skipped,
+            "transitions": [vars(t) for t in self.transitions],
+            "rules": [vars(r) for r in self.rules],
+        }
+
+
+def _example(entry: Logged, before: dict[str, Any], after: dict[str, Any],
+             added: list[str], removed: list[str]) -> dict[str, Any]:
+    return {"where": entry.where, "decision_id": entry.decision_id, "at": entry.at,
+            "agent": entry.input.get("agent"), "before": before.get("decision"),
+            "after": after.get("decision"), "newly_violated": added,
+            "no_longer_violated": removed, "input": truncated(entry.input)}
+
+
+def compare(source: Source, new: Bundle, before: list[dict[str, Any]],
+            after: list[dict[str, Any]], baseline: dict[str, Any],
+            examples: int = 3) -> ReplayReport:
+    """Per entry: the decision before and after; counted per transition and per rule."""
+    report = ReplayReport(source.description, {"bundle": str(new.path),
+                                               "revision": new.revision}, baseline,
+                          read=len(source.entries) + sum(source.skipped.values()),
+                          replayed=len(source.entries), skipped=dict(source.skipped))
+    transitions: dict[tuple[str, str], Transition] = {}
+    rules: dict[str, RuleChange] = {}
+    for entry, old, fresh in zip(source.entries, before, after, strict=True):
+        old_rules, new_rules = _rules(old), _rules(fresh)
+        added = sorted(set(new_rules) - set(old_rules))
+        removed = sorted(set(old_rules) - set(new_rules))
+        moved = sorted(r for r in set(old_rules) & set(new_rules)
+                       if old_rules[r] != new_rules[r])
+        was, now = str(old.get("decision")), str(fresh.get("decision"))
+        if was == now and not (added or removed or moved):
+            continue
+        report.rules_changed += 1
+        example = _example(entry, old, fresh, added, removed)
+        if was != now:
+            report.changed += 1
+            step = transitions.setdefault((was, now), Transition(was, now))
+            step.count += 1
+            if len(step.examples) < examples:
+                step.examples.append(example)
+        flipped_out = was in ALLOWED and now not in ALLOWED
+        flipped_in = was not in ALLOWED and now in ALLOWED
+        for ref in {*added, *removed, *moved}:
+            pack, _, rule = ref.partition("/")
+            change = rules.setdefault(ref, RuleChange(pack, rule))
+            if ref in added:
+                change.newly_violated += 1
+            elif ref in removed:
+                change.no_longer_violated += 1
+            else:
+                change.enforcement_changed += 1
+            # a rule that appeared or got stricter can refuse; one that went or eased, allow
+            change.allowed_to_refused += flipped_out and ref not in removed
+            change.refused_to_allowed += flipped_in and ref not in added
+            if len(change.examples) < examples:
+                change.examples.append(example)
+    order = {d: i for i, d in enumerate(DECISIONS)}
+    report.transitions = sorted(transitions.values(), key=lambda t: (
+        -t.count, order.get(t.before, 9), order.get(t.after, 9)))
+    report.rules = sorted(rules.values(), key=lambda r: (
+        -(r.newly_violated + r.no_longer_violated + r.enforcement_changed), r.pack, r.rule))
+    return report
+
+
+def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
+           progress: Progress | None = None, examples: int = 3) -> ReplayReport:
+    """Decide every entry of ``source`` with ``new`` (and ``baseline``) and compare."""
+    if baseline is not None and baseline.root != new.root:
+        raise UsageError(f"--baseline {baseline.path} is for {baseline.root}, --bundle "
+                         f"{new.path} for {new.root}: replay compares one identity's bundles")
+    if baseline is None:
+        kept = [e for e in source.entries if e.recorded is not None]
+        missing = len(source.entries) - len(kept)
+        if missing:
+            source.skipped["no recorded decision to compare with (give --baseline)"] += missing
+        source.entries = kept
+    keys = [json.dumps(e.input, sort_keys=True, separators=(",", ":")) for e in source.entries]
+    distinct: dict[str, int] = {}
+    for key in keys:
+        distinct.setdefault(key, len(distinct))
+    unique_inputs = [json.loads(key) for key in distinct]
+    bundles = [new] + ([baseline] if baseline else [])
+    decided: list[list[dict[str, Any]]] = []
+    if unique_inputs:
+        opas = [BundleOpa(b) for b in bundles]
+        try:
+            for opa in opas:
+                opa.opa.launch()
+            for opa in opas:
+                opa.opa.wait()
+            decided = decide_all(opas, unique_inputs, progress)
+        finally:
+            for opa in opas:
+                opa.opa.stop()
+    after = [decided[0][distinct[k]] for k in keys] if decided else []
+    if baseline is not None:
+        before = [decided[1][distinct[k]] for k in keys] if decided else []
+        described: dict[str, Any] = {"bundle": str(baseline.path),
+                                     "revision": baseline.revision}
+    else:
+        before = [e.recorded or {} for e in source.entries]
+        revisions = sorted({str(r.get("revision")) for r in before if r.get("revision")})
+        described = {"recorded": True, "revisions": revisions}
+    report = compare(source, new, before, after, described, examples)
+    report.distinct_inputs = len(unique_inputs)
+    return report
+
+
+def load_bundle(path: Path) -> Bundle:
+    from .publish import read_bundle
+
+    return read_bundle(path)

@@ -1,0 +1,292 @@
+"""``policypacks replay``: decision logs written by a real OPA (console plugin, decision
+log service, mask policy), decided again by real OPA under a new bundle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from support import agent, identity, pack, write_repo
+
+from policypacks.bundle import write_bundle
+from policypacks.deploy.decision_log import read_decision_log
+from policypacks.deploy.publish import read_bundle
+from policypacks.deploy.replay import replay, truncated
+from policypacks.deploy.sidecar import LocalOpa
+from policypacks.pipeline import compile_path
+from policypacks.runtime.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "policypacks.cli"]
+DECISION = "policypacks/acme/decision"
+LONG_TEXT = "Regarding the lawsuit: " + "the details follow. " * 20
+
+
+def repo(tmp: Path, name: str, cap: int, topics_enforcement: str) -> Path:
+    caps = pack("ops-caps", "block", [
+        {"id": "daily-spend", "type": "spending_limit", "max": cap, "period": "day"}],
+        category="operational")
+    topics = pack("topics", topics_enforcement, [
+        {"id": "legal", "type": "prohibited_topics", "topics": {"legal": ["lawsuit"]}}])
+    root = write_repo(tmp / name, [identity(), caps, topics, agent("sales-bot")])
+    out = tmp / f"{name}.tar.gz"
+    write_bundle(compile_path(root, name)[1], out)
+    return out
+
+
+def spend(amount: int) -> dict[str, Any]:
+    return {"agent": "sales-bot", "action": {"type": "spend", "amount": amount}}
+
+
+# input                                                      old      new
+INPUTS = [
+    (spend(40),                                              "allow", "block"),
+    (spend(40),                                              "allow", "block"),  # same again
+    (spend(5),                                               "allow", "allow"),
+    (spend(200),                                             "block", "block"),
+    ({"agent": "sales-bot", "action": {"type": "send_message",
+                                       "content": {"text": LONG_TEXT}}}, "block", "warn"),
+    ({"agent": "ghost", "action": {"type": "spend", "amount": 1}}, "block", "block"),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Old and new bundles, and the console decision log of a real OPA that decided
+    every input of INPUTS with the old bundle (plus one query of another path)."""
+    tmp = tmp_path_factory.mktemp("replay")
+    old = repo(tmp, "old", cap=100, topics_enforcement="block")
+    new = repo(tmp, "new", cap=10, topics_enforcement="warn")
+    config = tmp / "opa.yaml"
+    config.write_text(yaml.safe_dump({"decision_logs": {"console": True}}))
+    log = tmp / "opa.log"
+    with LocalOpa(bundles=[old], config_file=config, log_file=log, log_level="info") as opa:
+        for item, expected, _ in INPUTS:
+            answer = requests.post(f"{opa.url}/v1/data/{DECISION}", json={"input": item},
+                                   timeout=10).json()
+            assert answer["result"]["decision"] == expected
+        requests.post(f"{opa.url}/v1/data/policypacks/acme/effective",
+                      json={"input": "sales-bot"}, timeout=10)
+    return {"old": old, "new": new, "log": log, "tmp": tmp}
+
+
+def run_replay(world: dict[str, Path], baseline: bool) -> dict[str, Any]:
+    source = read_decision_log(world["log"], DECISION)
+    return replay(source, read_bundle(world["new"]),
+                  read_bundle(world["old"]) if baseline else None).as_dict()
+
+
+@pytest.mark.parametrize("baseline", [False, True], ids=["recorded", "baseline bundle"])
+def test_replay_finds_every_change_per_decision_and_rule(world: dict[str, Path],
+                                                         baseline: bool) -> None:
+    result = run_replay(world, baseline)
+    assert result["replayed"] == len(INPUTS) and result["distinct_inputs"] == len(INPUTS) - 1
+    assert result["skipped"] == {"other path (policypacks/acme/effective)": 1}
+    expected_changes = sum(old != new for _, old, new in INPUTS)
+    assert result["changed"] == expected_changes
+    assert {(t["before"], t["after"]): t["count"] for t in result["transitions"]} == {
+        ("allow", "block"): 2, ("block", "warn"): 1}
+    rules = {f"{r['pack']}/{r['rule']}": r for r in result["rules"]}
+    assert set(rules) == {"ops-caps/daily-spend", "topics/legal"}
+    cap, legal = rules["ops-caps/daily-spend"], rules["topics/legal"]
+    assert (cap["newly_violated"], cap["allowed_to_refused"], cap["no_longer_violated"]) == \
+        (2, 2, 0)
+    assert (legal["enforcement_changed"], legal["refused_to_allowed"]) == (1, 1)
+    assert result["baseline"] == ({"bundle": str(world["old"]), "revision": "old"} if baseline
+                                  else {"recorded": True, "revisions": ["old"]})
+
+
+def test_examples_point_at_the_log_and_truncate_free_text(world: dict[str, Path]) -> None:
+    result = run_replay(world, baseline=False)
+    legal = next(r for r in result["rules"] if r["rule"] == "legal")
+    [example] = legal["examples"]
+    assert example["where"].startswith(f"{world['log']}:")
+    assert example["decision_id"] and example["agent"] == "sales-bot"
+    text = example["input"]["action"]["content"]["text"]
+    assert len(text) == 80 and text.endswith("…") and LONG_TEXT.startswith(text[:-1])
+
+
+def test_unchanged_policy_changes_nothing(world: dict[str, Path]) -> None:
+    source = read_decision_log(world["log"], DECISION)
+    result = replay(source, read_bundle(world["old"])).as_dict()
+    assert (result["changed"], result["rules_changed"], result["transitions"]) == (0, 0, [])
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+# --max-changed   exit
+LIMITS = [("3", 0), ("2", 1), ("0", 1)]
+
+
+@pytest.mark.parametrize("limit, exit_code", LIMITS)
+def test_max_changed_fails_ci_when_too_much_changes(world: dict[str, Path], limit: str,
+                                                    exit_code: int) -> None:
+    proc = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]),
+               "--max-changed", limit, "--json")
+    assert proc.returncode == exit_code, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["changed"] == 3 and result["ok"] is (exit_code == 0)
+
+
+def test_text_output_names_transitions_rules_and_examples(world: dict[str, Path]) -> None:
+    proc = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for expected in ("replayed 6 decisions", "5 distinct inputs", "allow -> block: 2",
+                     "block -> warn: 1", "ops-caps/daily-spend: newly violated 2 (allowed "
+                     "-> refused 2)", "topics/legal: enforcement changed 1 (refused -> "
+                     "allowed 1)", "+ops-caps/daily-spend"):
+        assert expected in out, out
+    assert "\x1b[" not in out and proc.stderr == ""  # a pipe: no colour, no progress
+
+
+def test_progress_on_request(world: dict[str, Path]) -> None:
+    proc = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]),
+               "--baseline", str(world["old"]), "--progress")
+    assert proc.returncode == 0
+    assert "replaying: 10/10 (100%)" in proc.stderr, proc.stderr
+
+
+def test_masked_inputs_are_not_replayed_unless_asked(world: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    """OPA's mask policy (system.log.mask) erases the text from the logged input: that
+    is not the input OPA decided, so replaying it would report a false change."""
+    config = tmp_path / "opa.yaml"
+    config.write_text(yaml.safe_dump({"decision_logs": {"console": True}}))
+    log = tmp_path / "masked.log"
+    with LocalOpa(bundles=[world["old"]], config_file=config, log_file=log,
+                  log_level="info") as opa:
+        mask = 'package system.log\n\nmask contains "/input/action/content/text"\n'
+        requests.put(f"{opa.url}/v1/policies/mask", data=mask, timeout=10).raise_for_status()
+        for item, _, _ in INPUTS[4:5] + INPUTS[:1]:
+            requests.post(f"{opa.url}/v1/data/{DECISION}", json={"input": item}, timeout=10)
+    source = read_decision_log(log, DECISION)
+    # the spend has no text to erase: OPA logs it unmasked, and it is replayed
+    assert [e.input for e in source.entries] == [INPUTS[0][0]]
+    assert source.skipped == {"input changed by a mask policy (erased/masked)": 1}
+    included = read_decision_log(log, DECISION, include_masked=True)
+    assert len(included.entries) == 2
+    assert "text" not in included.entries[0].input["action"]["content"]
+
+
+class Collector(BaseHTTPRequestHandler):
+    """A decision log service: keeps each POSTed body (gzip JSON array) as received."""
+
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_decision_log_service_payload_replays(world: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Collector.bodies = []
+    config = tmp_path / "opa.yaml"
+    config.write_text(yaml.safe_dump({
+        "services": {"logs": {"url": f"http://127.0.0.1:{server.server_address[1]}"}},
+        "decision_logs": {"service": "logs", "reporting": {"min_delay_seconds": 1,
+                                                            "max_delay_seconds": 1}}}))
+    try:
+        with LocalOpa(bundles=[world["old"]], config_file=config) as opa:
+            for item, _, _ in INPUTS:
+                requests.post(f"{opa.url}/v1/data/{DECISION}", json={"input": item},
+                              timeout=10)
+            deadline = time.monotonic() + 20
+            while sum(b.count(b"\x1f\x8b") for b in Collector.bodies) == 0 and \
+                    time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert Collector.bodies and Collector.bodies[0][:2] == b"\x1f\x8b"
+    upload = tmp_path / "upload.json.gz"
+    upload.write_bytes(Collector.bodies[0])
+    source = read_decision_log(upload, DECISION)
+    assert 1 <= len(source.entries) <= len(INPUTS)
+    assert all(e.recorded and e.recorded["revision"] == "old" for e in source.entries)
+    result = replay(source, read_bundle(world["new"])).as_dict()
+    expected = sum(old != new for item, old, new in INPUTS
+                   if any(e.input == item for e in source.entries))
+    assert result["changed"] == expected
+
+
+def test_replay_from_the_store_skips_redacted_actions(world: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    refused = {"decision": "block", "violations": [], "revision": "old"}
+    with open_store(url) as store:
+        store.record_decision("acme", "sales-bot", INPUTS[4][0]["action"], refused,
+                              keep_text=True)
+        store.record_decision("acme", "sales-bot", INPUTS[4][0]["action"], refused)
+        store.record_decision("acme", "sales-bot", spend(200)["action"], refused)
+    proc = cli("replay", "--store", url, "--bundle", str(world["new"]), "--baseline",
+               str(world["old"]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["replayed"] == 2
+    assert result["skipped"] == {"text not kept (the client's keep_text is off)": 1}
+    assert {(t["before"], t["after"]): t["count"] for t in result["transitions"]} == {
+        ("block", "warn"): 1}
+
+
+# arguments (after replay)                                    exit  error contains
+MISTAKES = [
+    (["--bundle", "{new}"],                                         2, "give one of"),
+    (["--decision-log", "{log}", "--store", "sqlite:///x.db", "--bundle", "{new}"], 2,
+     "give one of"),
+    (["--store", "sqlite:///x.db", "--bundle", "{new}"],            2, "needs --baseline"),
+    (["--decision-log", "{empty}", "--bundle", "{new}"],            2,
+     "no decision log entries"),
+    (["--decision-log", "{log}", "--bundle", "{new}", "--baseline", "{other}"], 2,
+     "one identity's bundles"),
+]
+
+
+@pytest.mark.parametrize("args, exit_code, error", MISTAKES, ids=lambda v: str(v)[:30])
+def test_mistakes_are_explained(world: dict[str, Path], args: list[str], exit_code: int,
+                                error: str) -> None:
+    empty = world["tmp"] / "empty.log"
+    empty.write_text('{"level":"info","msg":"Initializing server."}\n')
+    other = world["tmp"] / "other.tar.gz"
+    if not other.exists():
+        root = write_repo(world["tmp"] / "other", [identity("globex"), agent("x")])
+        write_bundle(compile_path(root, "o")[1], other)
+    values = {"new": world["new"], "log": world["log"], "empty": empty, "other": other}
+    proc = cli("replay", *(a.format(**{k: str(v) for k, v in values.items()}) for a in args),
+               "--json")
+    assert proc.returncode == exit_code
+    assert error in json.loads(proc.stdout)["error"] and "Traceback" not in proc.stderr
+
+
+# value                                  limit  truncated
+TRUNCATION = [
+    ("short",                             10,   "short"),
+    ("exactly10!",                        10,   "exactly10!"),
+    ("eleven char",                       10,   "eleven ch…"),
+    ({"a": ["x" * 12, 3]},                5,    {"a": ["xxxx…", 3]}),
+]
+
+
+@pytest.mark.parametrize("value, limit, expected", TRUNCATION)
+def test_truncation(value: Any, limit: int, expected: Any) -> None:
+    assert truncated(value, limit) == expected
