@@ -130,3 +130,51 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(repos: dict[str, Path
                            env={"NO_COLOR": "1"} if "NO_COLOR" in where else None)
     assert "spec.enforcment: unknown key" in seen
     assert (ESC in seen) is coloured
+
+
+class Screen:
+    """A stream that says it is (or is not) a terminal and keeps what was written."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal, self.text = terminal, ""
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_waiting_shows_the_time_only_on_a_terminal(terminal: bool) -> None:
+    import time
+
+    from policypacks.cli.console import Waiting
+
+    screen = Screen(terminal)
+    with Waiting("waiting for OPA", stream=screen, interval=0.05):  # type: ignore[arg-type]
+        time.sleep(0.3)
+    if terminal:
+        assert "waiting for OPA... 0." in screen.text and screen.text.endswith("\r\x1b[K")
+    else:
+        assert screen.text == ""
+
+
+# terminal  forced  shown
+PROGRESS = [(True, False, True), (False, False, False), (False, True, True)]
+
+
+@pytest.mark.parametrize("terminal, forced, shown", PROGRESS)
+def test_progress_on_a_terminal_or_when_asked(terminal: bool, forced: bool,
+                                              shown: bool) -> None:
+    from policypacks.cli.console import Progress
+
+    screen = Screen(terminal)
+    meter = Progress("replaying", 200, force=forced, stream=screen)  # type: ignore[arg-type]
+    meter.update(200)
+    meter.close()
+    assert ("replaying: 200/200 (100%)" in screen.text) is shown
+    assert ("\r" in screen.text) is (terminal and shown)

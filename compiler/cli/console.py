@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -90,5 +91,37 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled and self.terminal and self._drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+class Waiting:
+    """``label... 3.2s`` on stderr while a blocking call runs (a terminal only), redrawn
+    by a background thread: for waits that report nothing until they end."""
+
+    def __init__(self, label: str, stream: IO[str] | None = None,
+                 interval: float = 0.25) -> None:
+        self.label, self.interval = label, interval
+        self.stream = stream or sys.stderr
+        self.enabled = is_terminal(self.stream)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(self.interval):
+            self.stream.write(f"\r\033[K{self.label}... {time.monotonic() - started:.1f}s")
+            self.stream.flush()
+
+    def __enter__(self) -> Waiting:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="waiting")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
             self.stream.write("\r\033[K")
             self.stream.flush()

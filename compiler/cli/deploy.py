@@ -250,7 +250,10 @@ def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
                 f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, data "
                 f"{', '.join(report.data)}")
     if api is not None:
-        result["seconds"] = round(wait_for_revision(api, parsed, timeout), 3)
+        from .console import Waiting
+
+        with Waiting(f"waiting for OPA to report revision {parsed.revision}"):
+            result["seconds"] = round(wait_for_revision(api, parsed, timeout), 3)
         result["active"] = True
         said += f"; revision {parsed.revision} active after {result['seconds']:.1f}s"
     else:
