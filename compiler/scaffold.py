@@ -32,7 +32,7 @@ spec:
 
 PACK = """\
 # A policy pack: rules and the examples that prove them. `policypacks test` runs every
-# example through OPA; add one for each rule you write (docs/rules/<type>.md).
+# example through OPA; add one for each rule you write (rule types: policypacks docs/rules/).
 apiVersion: policypacks/v1
 kind: PolicyPack
 metadata:

@@ -58,6 +58,9 @@ FAILURES = [
     (["violations", "list", "--store", "sqlite:////nonexistent/s.db", "--json"], 2,
      "no store at"),
     (["publish", "{out}", "--json"],                               2, "give --opa URL"),
+    (["replay", "--json"],                                         2, "Missing option"),
+    (["violations", "list", "--bogus", "--json"],                  2, "No such option"),
+    (["init", "{bad}/new", "--identity", "Bad", "--json"],         2, "--identity 'Bad'"),
 ]
 
 

@@ -101,6 +101,9 @@ def test_replay_finds_every_change_per_decision_and_rule(world: dict[str, Path],
     assert (cap["newly_violated"], cap["allowed_to_refused"], cap["no_longer_violated"]) == \
         (2, 2, 0)
     assert (legal["enforcement_changed"], legal["refused_to_allowed"]) == (1, 1)
+    assert result["packs"] == {
+        "ops-caps": {"inputs_changed": 2, "allowed_to_refused": 2, "refused_to_allowed": 0},
+        "topics": {"inputs_changed": 1, "allowed_to_refused": 0, "refused_to_allowed": 1}}
     assert result["baseline"] == ({"bundle": str(world["old"]), "revision": "old"} if baseline
                                   else {"recorded": True, "revisions": ["old"]})
 
@@ -145,9 +148,11 @@ def test_text_output_names_transitions_rules_and_examples(world: dict[str, Path]
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for expected in ("replayed 6 decisions", "5 distinct inputs", "allow -> block: 2",
-                     "block -> warn: 1", "ops-caps/daily-spend: newly violated 2 (allowed "
-                     "-> refused 2)", "topics/legal: enforcement changed 1 (refused -> "
-                     "allowed 1)", "+ops-caps/daily-spend"):
+                     "block -> warn: 1", "ops-caps: 2 inputs change (allowed -> refused 2)",
+                     "topics: 1 inputs change (refused -> allowed 1)",
+                     "ops-caps/daily-spend: newly violated 2 (allowed -> refused 2)",
+                     "topics/legal: enforcement changed 1 (refused -> allowed 1)",
+                     "+ops-caps/daily-spend"):
         assert expected in out, out
     assert "\x1b[" not in out and proc.stderr == ""  # a pipe: no colour, no progress
 

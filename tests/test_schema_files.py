@@ -166,3 +166,10 @@ def test_schema_command_writes_the_shipped_files(tmp_path: Path) -> None:
                    check=True, capture_output=True)
     written = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.iterdir()}
     assert written == json_schema.rendered()
+
+
+def test_schema_command_refuses_an_unknown_kind() -> None:
+    proc = subprocess.run([sys.executable, "-m", "policypacks.cli", "schema", "--kind",
+                           "Widget"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "--kind Widget: one of Agent, Identity, PolicyPack or any" in proc.stderr

@@ -13,10 +13,9 @@ from .options import JSON_OPT, command, emit_json
 
 
 @command("schema")
-@click.option("--kind", type=click.Choice(["Identity", "PolicyPack", "Agent", "any"],
-                                          case_sensitive=False),
-              default="any", show_default=True,
-              help="The document kind; 'any' checks each document by its kind.")
+@click.option("--kind", default="any", show_default=True, metavar="KIND",
+              help="Identity, PolicyPack, Agent, ...; 'any' checks each document by its "
+              "kind.")
 @click.option("-o", "--output", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Write every schema file into this directory instead of printing one.")
 @JSON_OPT
@@ -34,8 +33,13 @@ def schema_command(kind: str, directory: Path | None, as_json: bool) -> None:
     from ..json_schema import ANY_DOCUMENT, document_schemas, rendered
 
     if directory is None:
+        schemas = document_schemas()
         stem = ANY_DOCUMENT if kind.lower() == "any" else kind.lower()
-        click.echo(json.dumps(document_schemas()[stem], indent=2, sort_keys=True,
+        if stem not in schemas or stem == ANY_DOCUMENT and kind.lower() != "any":
+            kinds = sorted(s["title"].split()[-1] for k, s in schemas.items()
+                           if k != ANY_DOCUMENT)
+            raise UsageError(f"--kind {kind}: one of {', '.join(kinds)} or any")
+        click.echo(json.dumps(schemas[stem], indent=2, sort_keys=True,
                               ensure_ascii=False))
         return
     from ..bundle import write_atomically

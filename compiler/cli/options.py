@@ -70,6 +70,23 @@ class PolicyGroup(ReportsErrors, click.Group):
         kwargs.setdefault("context_settings", CONTEXT)
         super().__init__(*args, **kwargs)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The words a subcommand will parse, so that a flag it cannot parse still gets
+        # its JSON answer when --json is among them.
+        ctx.meta.setdefault("policypacks.argv", list(args))
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if "--json" in ctx.meta.get("policypacks.argv", []) and \
+                    not ctx.meta.get("policypacks.json_said"):
+                ctx.meta["policypacks.json_said"] = True
+                emit_json({"ok": False, "error": exc.format_message(),
+                           "exit_code": exc.exit_code})
+            raise
+
 
 def command(name: str | None = None, **kwargs: Any) -> Any:
     """``click.command`` for a command that is registered outside its group's module."""

@@ -112,6 +112,14 @@ def render(result: dict[str, Any]) -> str:
         arrow = style(f"{step['before']} -> {step['after']}", "more" if refused else "less")
         lines.append(f"  {arrow}: {step['count']:,}")
         lines += _examples(step["examples"])
+    lines.append("\npacks:")
+    for pack_id, counts in result["packs"].items():
+        flips = [f"allowed -> refused {counts['allowed_to_refused']:,}"] \
+            if counts["allowed_to_refused"] else []
+        flips += [f"refused -> allowed {counts['refused_to_allowed']:,}"] \
+            if counts["refused_to_allowed"] else []
+        lines.append(f"  {pack_id}: {counts['inputs_changed']:,} inputs change"
+                     + (f" ({'; '.join(flips)})" if flips else ""))
     lines.append("\nrules:")
     for rule in result["rules"]:
         parts = []

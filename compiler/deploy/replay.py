@@ -153,6 +153,7 @@ class ReplayReport:
     skipped: dict[str, int] = field(default_factory=dict)
     transitions: list[Transition] = field(default_factory=list)
     rules: list[RuleChange] = field(default_factory=list)
+    packs: dict[str, dict[str, int]] = field(default_factory=dict)  # pack -> counts
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +162,7 @@ class ReplayReport:
             "distinct_inputs": self.distinct_inputs, "changed": self.changed,
             "rules_changed": self.rules_changed, "skipped": self.skipped,
             "transitions": [vars(t) for t in self.transitions],
-            "rules": [vars(r) for r in self.rules],
+            "rules": [vars(r) for r in self.rules], "packs": self.packs,
         }
 
 
@@ -202,6 +203,13 @@ def compare(source: Source, new: Bundle, before: list[dict[str, Any]],
                 step.examples.append(example)
         flipped_out = was in ALLOWED and now not in ALLOWED
         flipped_in = was not in ALLOWED and now in ALLOWED
+        for pack_id in sorted({ref.partition("/")[0] for ref in {*added, *removed, *moved}}):
+            counts = report.packs.setdefault(pack_id, {"inputs_changed": 0,
+                                                       "allowed_to_refused": 0,
+                                                       "refused_to_allowed": 0})
+            counts["inputs_changed"] += 1
+            counts["allowed_to_refused"] += flipped_out
+            counts["refused_to_allowed"] += flipped_in
         for ref in {*added, *removed, *moved}:
             pack, _, rule = ref.partition("/")
             change = rules.setdefault(ref, RuleChange(pack, rule))
@@ -219,6 +227,7 @@ def compare(source: Source, new: Bundle, before: list[dict[str, Any]],
     order = {d: i for i, d in enumerate(DECISIONS)}
     report.transitions = sorted(transitions.values(), key=lambda t: (
         -t.count, order.get(t.before, 9), order.get(t.after, 9)))
+    report.packs = dict(sorted(report.packs.items()))
     report.rules = sorted(rules.values(), key=lambda r: (
         -(r.newly_violated + r.no_longer_violated + r.enforcement_changed), r.pack, r.rule))
     return report
