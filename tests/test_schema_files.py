@@ -173,3 +173,19 @@ def test_schema_command_refuses_an_unknown_kind() -> None:
                            "Widget"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "--kind Widget: one of Agent, Identity, PolicyPack or any" in proc.stderr
+
+
+def test_a_kind_this_generator_does_not_know_gets_a_loose_envelope(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind added to the validator before this module learns it: its documents are
+    never refused by the schema (the validator stays the judge)."""
+    from policypacks import validate
+
+    monkeypatch.setattr(validate, "KINDS", (*validate.KINDS, "Widget"))
+    schemas = json_schema.document_schemas()
+    widget = {"apiVersion": "policypacks/v1", "kind": "Widget",
+              "metadata": {"id": "w", "owner": "x"}, "spec": {"anything": [1]}}
+    for stem in ("widget", "policypacks"):
+        assert list(jsonschema.Draft202012Validator(schemas[stem]).iter_errors(widget)) == []
+    assert list(jsonschema.Draft202012Validator(schemas["widget"]).iter_errors(
+        {**widget, "kind": "Agent"})) != []
