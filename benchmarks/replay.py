@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=2_000)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
         work = Path(tmp)
         old = build(ROOT / "packs", work / "old.tar.gz", "old")

@@ -31,6 +31,7 @@ BUNDLE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--max-changed", type=click.IntRange(min=0), metavar="N",
               help="Exit 1 when more than N decisions change (for CI).")
 @click.option("--examples", type=click.IntRange(min=0), default=3, show_default=True,
+              metavar="N",
               help="Example inputs shown per change.")
 @click.option("--include-masked", is_flag=True,
               help="Also replay events whose input a mask policy changed.")
@@ -47,8 +48,10 @@ def replay_command(log_file: Path | None, store_url: str | None, bundle_file: Pa
       policypacks replay --decision-log opa.log --bundle new.tar.gz
       policypacks replay --decision-log opa.log --bundle new.tar.gz --baseline old.tar.gz
       policypacks replay --store sqlite:///store.db --bundle new.tar.gz --baseline old.tar.gz
+
     A decision "changes" when its value does (allow, warn, require_approval, block); a rule
     newly violated or no longer violated under the same decision is listed, not counted.
+    Exits 1 with --max-changed N when more than N decisions change. See docs/replay.md.
     """
     from ..deploy.decision_log import read_decision_log, read_store
     from ..deploy.replay import load_bundle, replay
