@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import CompileContext, rule_types
+from .input_contract import contract_data
 from .model import Pack, Repository, Rule
 from .render import render, template_names
 from .vocabulary import package_segment
@@ -27,6 +28,11 @@ class CompiledPolicy:
     @property
     def query_prefix(self) -> str:
         return "data." + self.root.replace("/", ".")
+
+
+# What a core template renders besides the package: the input contract's tables, which
+# it holds as literals (JSON-encoded by the template).
+CORE_CONTEXT: dict[str, dict[str, Any]] = {"input_contract": {"contract": contract_data()}}
 
 
 def bundle_root(identity_id: str) -> str:
@@ -48,7 +54,8 @@ def render_modules(identity_id: str, root: str) -> dict[str, str]:
         if stem == "main":
             continue
         folder = stem if stem == "precedence" else f"lib/{stem}"
-        modules[f"{root}/{folder}/{stem}.rego"] = render(name, identity_id)
+        modules[f"{root}/{folder}/{stem}.rego"] = render(name, identity_id,
+                                                         **CORE_CONTEXT.get(stem, {}))
     for type_name in sorted(rule_types()):
         modules[f"{root}/rules/{type_name}/{type_name}.rego"] = render(
             f"rules/{type_name}.rego.j2", identity_id)

@@ -72,7 +72,8 @@ RULE_TYPE = RuleType(
     notes="""\
 The rule applies to any action with an `attachments` list: `[{name, size_bytes,
 content_type}]`. A file's extension is the part of its `name` after the last dot,
-lowercased (`a.tar.EXE` is `exe`); a name without a dot, or ending in one, has the
+lowercased (`a.tar.EXE` is `exe`), once trailing dots and spaces are dropped as a file
+system drops them (`virus.exe.` and `virus.exe ` are `exe`); a name without a dot has the
 extension `""`, which `allowed_extensions` refuses unless it lists `""`. Content types
 compare exactly as written.
 An attachment without `size_bytes`, `name` or `content_type` skips only the checks that
@@ -96,8 +97,12 @@ need it.""",
                 _files({"name": "a.tar.exe"}), "violated"),
         Example("an inner extension does not count", {"blocked_extensions": ["exe"]},
                 _files({"name": "a.exe.txt"}), "ok"),
-        Example("a trailing dot leaves no extension", {"blocked_extensions": ["exe"]},
-                _files({"name": "a.exe."}), "ok"),
+        Example("trailing dots are ignored, as a file system does",
+                {"blocked_extensions": ["exe"]}, _files({"name": "virus.exe."}), "violated"),
+        Example("trailing spaces and dots are ignored", {"blocked_extensions": ["exe"]},
+                _files({"name": "virus.EXE . "}), "violated"),
+        Example("a name of dots has no extension", {"allowed_extensions": [""]},
+                _files({"name": "..."}), "ok"),
         Example("extension outside allowed_extensions", {"allowed_extensions": ["pdf", "docx"]},
                 _files({"name": "a.pdf"}, {"name": "notes.txt"}), "violated"),
         Example("no extension is not allowed", {"allowed_extensions": ["pdf"]},

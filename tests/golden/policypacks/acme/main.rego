@@ -12,6 +12,8 @@ package policypacks.acme
 # regal ignore:pointless-import
 import data.policypacks.acme.config
 
+import data.policypacks.acme.lib.input_contract
+
 # regal ignore:pointless-import
 import data.policypacks.acme.precedence
 
@@ -30,7 +32,9 @@ unknown_agent_violation := {
 }
 
 # What the rule types found: {pack, rule, message}; one rule may report several.
+# A malformed input (SPEC section 4, the input contract) reaches no rule.
 findings contains finding if {
+	input_contract.valid
 	some rule_type in rules
 	some finding in rule_type.violation
 	not [finding.pack, finding.rule] in precedence.input_suppressed_rules
@@ -55,7 +59,13 @@ violation_set contains violation if {
 	}
 }
 
-violation_set contains unknown_agent_violation if precedence.blocked_unknown
+violation_set contains unknown_agent_violation if {
+	input_contract.valid
+	precedence.blocked_unknown
+}
+
+# A malformed input gets this one violation, whatever its agent.
+violation_set contains input_contract.violation if not input_contract.valid
 
 # Strictest first, then by pack id, then by rule id.
 violations := [entry[3] | some entry in sorted_violations]
@@ -69,6 +79,7 @@ default outcome := "allow"
 outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
 obligations := sort([o.obligation |
+	input_contract.valid
 	some rule_type in rules
 	some o in rule_type.obligation
 	not [o.pack, o.rule] in precedence.input_suppressed_rules
@@ -83,13 +94,19 @@ approval := rules.escalation.route(approval_violations, input.action, precedence
 	outcome == "require_approval"
 }
 
+default suppressed := []
+
+suppressed := [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])] if {
+	input_contract.valid
+}
+
 decision := {
 	"decision": outcome,
 	"allow": outcome in {"allow", "warn"},
 	"identity": config.identity.id,
-	"agent": precedence.input_agent,
+	"agent": input_contract.agent,
 	"violations": violations,
-	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])],
+	"suppressed": suppressed,
 	"approval": approval,
 	"obligations": obligations,
 	"revision": config.revision,

@@ -3,9 +3,10 @@
 # description: |
 #   Limits on the files of any action with an `attachments` list: their number, and per
 #   file its size (size_bytes against max_size_mb in bytes, precomputed), its extension
-#   (the last one, lowercased, against the compiler's lowercased, dot-less lists) and its
-#   content type (compared exactly). A file without the field a check needs skips that
-#   check.
+#   (the last one, lowercased, trailing dots and spaces ignored, against the compiler's
+#   lowercased, dot-less lists) and its content type (compared exactly). A file without
+#   the field a check needs skips that check (the input contract has already refused
+#   fields of the wrong type).
 package policypacks.acme.rules.attachment
 
 import data.policypacks.acme.config
@@ -70,16 +71,17 @@ label(file, i) := sprintf("#%d", [i + 1]) if not named(file)
 # A helper, since `not is_string(file.name)` is undefined, not true, without a name.
 named(file) if is_string(file.name)
 
-# The last extension of a name, lowercased; "" when it has none.
+# The last extension of a name, lowercased; "" when it has none. Trailing dots and
+# spaces go first, as a file system drops them (SPEC section 4: `virus.exe.` is `exe`).
 extension(name) := lower(parts[count(parts) - 1]) if {
 	is_string(name)
-	parts := split(name, ".")
+	parts := split(trim_right(name, ". "), ".")
 	count(parts) > 1
 }
 
 extension(name) := "" if {
 	is_string(name)
-	not contains(name, ".")
+	not contains(trim_right(name, ". "), ".")
 }
 
 unlisted("") := "a name without an extension is not allowed"

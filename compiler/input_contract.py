@@ -1,0 +1,240 @@
+"""The input contract (SPEC section 4): the shape of the input an agent sends, as one model.
+
+Everything about that shape comes from :data:`FIELDS`:
+
+- :func:`contract_data` is the table the Rego module
+  ``rego_templates/core/input_contract.rego.j2`` walks on every decision (rendered into
+  it as JSON-encoded literals; the logic that walks it is fixed);
+- :func:`json_schema` is the same shape as a JSON Schema (draft 7), which OPA's
+  ``json.match_schema`` can check; ``benchmarks/input_contract.py`` measures that road
+  against the table, and ``tests/test_input_contract.py`` holds the two to the same
+  verdict;
+- ``docs/input.md`` is written from it by ``scripts/gen_docs.py``.
+
+A field path is dot-separated from the input's root. ``[]`` stands for every element of
+a list and ``*`` for every member of an object (one of them per path at most), so
+``action.attachments[].size_bytes`` is the size of each attachment. Error messages name
+the concrete path instead, indices as numbers: ``action.attachments.0.size_bytes``.
+Fields nobody documented are allowed (conditions read them).
+
+This module has no third-party imports and touches no files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+#: JSON types, as Rego's ``type_name`` spells them, and how an error message says them.
+TYPE_TEXT = {
+    "string": "a string",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+}
+
+#: Constraints beyond the JSON type, each checked by the Rego module; a field may also
+#: have a ``pattern`` (RE2, as OPA's ``regex.match``).
+CONSTRAINTS = ("non_empty", "non_negative", "integer")
+
+#: ``currency``: three ASCII letters, so "USD " and "US$" are refused.
+CURRENCY_PATTERN = "^[A-Za-z]{3}$"
+#: ``recipient.address``: exactly one @ (RE2's negated class matches newlines too, so
+#: only the count of @ matters).
+ADDRESS_PATTERN = "^[^@]*@[^@]*$"
+
+#: Action types that carry money and so need an ``amount``.
+MONEY_ACTIONS = ("spend", "refund")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One documented input field and what a value there must be."""
+
+    path: str
+    type: str  # a key of TYPE_TEXT
+    doc: str
+    constraints: tuple[str, ...] = ()  # of CONSTRAINTS, all must hold
+    pattern: str | None = None  # a string field must match it (then set `expected`)
+    required: bool = False  # must be present whenever its parent is an object
+    required_for: tuple[str, ...] = ()  # action types that need it (action.amount)
+    domain_of: str | None = None  # a string field whose domain (after the @) it must equal
+    expected: str = ""  # how a message says the value should be; derived when empty
+
+    def describe(self) -> str:
+        """How a message says what the value should be: ``a non-negative integer``."""
+        if self.expected:
+            return self.expected
+        if self.type == "number":
+            sign = "non-negative " if "non_negative" in self.constraints else ""
+            noun = "integer" if "integer" in self.constraints else "number"
+            return f"a {sign}{noun}"
+        if "non_empty" in self.constraints:
+            return "a non-empty string"
+        return TYPE_TEXT[self.type]
+
+
+def _counters(prefix: str, windows: tuple[str, ...], what: str) -> list[Field]:
+    return [Field(f"{prefix}.{w}", "number", f"{what} in the current {w}", ("non_negative",))
+            for w in windows]
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("agent", "string", "the asking agent's id", ("non_empty",), required=True),
+    Field("action", "object", "what the agent is about to do", required=True),
+    Field("action.type", "string", "`send_email`, `send_message`, `spend`, `refund`, "
+          "`api_call`, `attach_file`, `store_data`, `export_data`, `share_data` or any "
+          "other name", ("non_empty",), required=True),
+    Field("action.content", "object", "the message the action sends"),
+    Field("action.content.text", "string", "its body (text rules read it)"),
+    Field("action.content.subject", "string", "its subject (`pii` reads it)"),
+    Field("action.content.tone", "string", "a tone label (`tone` rule)"),
+    Field("action.content.topics", "array", "topic labels"),
+    Field("action.content.topics[]", "string", "one topic label"),
+    Field("action.amount", "number", "money the action moves, in `currency`",
+          ("non_negative",), required_for=MONEY_ACTIONS),
+    Field("action.currency", "string", "ISO 4217 code; compared case-insensitively",
+          pattern=CURRENCY_PATTERN, expected="three letters (a currency code)"),
+    Field("action.recipient", "object", "who receives what the action sends"),
+    Field("action.recipient.address", "string", "an address `local@domain`",
+          pattern=ADDRESS_PATTERN, expected="an address with exactly one @"),
+    Field("action.recipient.domain", "string", "the recipient's domain; with an address, "
+          "the address's domain (compared case-insensitively)",
+          domain_of="action.recipient.address"),
+    Field("action.api", "string", "the API an `api_call` calls"),
+    Field("action.attachments", "array", "the files the action carries"),
+    Field("action.attachments[]", "object", "one file"),
+    Field("action.attachments[].name", "string", "its file name"),
+    Field("action.attachments[].size_bytes", "number", "its size in bytes",
+          ("integer", "non_negative")),
+    Field("action.attachments[].content_type", "string", "its media type"),
+    Field("action.data", "object", "the data the action stores, exports or shares"),
+    Field("action.data.classes", "array", "the data classes it carries (absent: any class)"),
+    Field("action.data.classes[]", "string", "one data class"),
+    Field("action.data.records", "number", "how many records", ("non_negative",)),
+    Field("action.data.retention_days", "number", "how long it is kept, in days",
+          ("non_negative",)),
+    Field("action.data.destination", "string", "where it is exported to"),
+    Field("action.data.region", "string", "the region it goes to"),
+    Field("action.data.consent", "boolean", "whether its subjects consented"),
+    Field("action.data.purpose", "string", "what it is used for"),
+    Field("usage", "object", "what the agent already did (the client fills it in)"),
+    Field("usage.spend", "object", "amounts already spent, in the rule's currency"),
+    *_counters("usage.spend", ("hour", "day", "month"), "spent"),
+    Field("usage.actions", "object", "counts of actions already done, by action type"),
+    Field("usage.actions.*", "object", "the counts of one action type"),
+    *_counters("usage.actions.*", ("minute", "hour", "day"), "done"),
+    Field("usage.apis", "object", "counts of API calls already made, by API (`*`: all)"),
+    Field("usage.apis.*", "object", "the counts of one API"),
+    *_counters("usage.apis.*", ("minute", "hour", "day"), "calls"),
+)
+
+
+def _split(path: str) -> tuple[list[str], str | None, list[str]]:
+    """``a.b[].c`` -> (["a", "b"], "array", ["c"]); ``a.*.c`` -> (["a"], "object", ["c"])."""
+    prefix: list[str] = []
+    segments = path.split(".")
+    for index, segment in enumerate(segments):
+        if segment == "*":
+            return prefix, "object", segments[index + 1:]
+        if segment.endswith("[]"):
+            return prefix + [segment[:-2]], "array", segments[index + 1:]
+        prefix.append(segment)
+    return prefix, None, []
+
+
+def _check(spec: Field) -> dict[str, Any]:
+    """What the Rego module checks of one value: its JSON type, constraints, pattern, and
+    how a message says what it should be (absent keys: none of those)."""
+    check: dict[str, Any] = {"type": spec.type}
+    if spec.constraints:
+        check["constraints"] = list(spec.constraints)
+    if spec.pattern:
+        check["pattern"] = spec.pattern
+    check["expected"] = spec.describe()
+    return check
+
+
+def _fixed(path: str) -> list[str]:
+    prefix, each, _ = _split(path)
+    if each:
+        raise ValueError(f"{path}: presence and cross-field checks take a fixed path")
+    return prefix
+
+
+def contract_data() -> dict[str, Any]:
+    """The tables the Rego module holds, grouped so that a decision only looks below
+    what the input has: ``objects`` lists, per object path, the checks of its documented
+    members; ``collections`` lists, per list or map, the check of every member and of
+    the members' own fields. The few fields with a presence or cross-field check are
+    listed on their own. (The tables are rendered into the module as literals: as data
+    they would be converted to Rego values on every decision, which costs more than the
+    whole check; see benchmarks/input_contract.py.)"""
+    objects: dict[tuple[str, ...], dict[str, Any]] = {}
+    collections: dict[tuple[str, ...], dict[str, Any]] = {}
+    for spec in FIELDS:
+        prefix, each, rest = _split(spec.path)
+        if each is None:
+            group = objects.setdefault(tuple(prefix[:-1]), {"path": prefix[:-1], "fields": {}})
+            group["fields"][prefix[-1]] = _check(spec)
+        elif not rest:
+            collections[tuple(prefix)] = {"path": prefix, "each": each,
+                                          "member": _check(spec), "fields": {}}
+        elif len(rest) == 1 and collections.get(tuple(prefix), {}).get("member", {}).get(
+                "type") == "object":
+            collections[tuple(prefix)]["fields"][rest[0]] = _check(spec)
+        else:
+            raise ValueError(f"{spec.path}: a member's field needs its member (an object) "
+                             "declared first, one level up")
+    return {
+        "type_text": TYPE_TEXT,
+        "objects": list(objects.values()),
+        "collections": list(collections.values()),
+        "required": [{"path": _fixed(spec.path), "expected": spec.describe()}
+                     for spec in FIELDS if spec.required],
+        "required_for": [{"path": _fixed(spec.path), "types": list(spec.required_for),
+                          "expected": spec.describe()}
+                         for spec in FIELDS if spec.required_for],
+        "domain_of": [{"path": _fixed(spec.path), "address": _fixed(spec.domain_of)}
+                      for spec in FIELDS if spec.domain_of],
+    }
+
+
+# ---- The same shape as a JSON Schema ---------------------------------------------
+
+def _schema_node(spec: Field) -> dict[str, Any]:
+    node: dict[str, Any] = {"type": spec.type}
+    for constraint in spec.constraints:
+        node.update({"non_empty": {"minLength": 1}, "non_negative": {"minimum": 0},
+                     "integer": {"multipleOf": 1}}[constraint])
+    if spec.pattern:
+        node["pattern"] = spec.pattern
+    return node
+
+
+def json_schema() -> dict[str, Any]:
+    """:data:`FIELDS` as a draft-7 JSON Schema. It says everything the table says except
+    ``domain_of`` (a schema cannot compare two values), which only the Rego checks."""
+    root: dict[str, Any] = {"type": "object"}
+    nodes: dict[str, dict[str, Any]] = {"": root}
+    for spec in FIELDS:
+        parent_path, _, name = spec.path.rpartition(".")
+        parent = nodes[parent_path]
+        node = _schema_node(spec)
+        if name == "*":
+            parent["additionalProperties"] = node
+        elif name.endswith("[]"):
+            nodes[parent_path + ("." if parent_path else "") + name[:-2]]["items"] = node
+        else:
+            parent.setdefault("properties", {})[name] = node
+            if spec.required:
+                parent.setdefault("required", []).append(name)
+            if spec.required_for:
+                parent.setdefault("allOf", []).append({
+                    "if": {"required": ["type"],
+                           "properties": {"type": {"enum": list(spec.required_for)}}},
+                    "then": {"required": [name]},
+                })
+        nodes[spec.path] = node
+    return {"$schema": "http://json-schema.org/draft-07/schema#", **root}
