@@ -238,3 +238,111 @@ def json_schema() -> dict[str, Any]:
                 })
         nodes[spec.path] = node
     return {"$schema": "http://json-schema.org/draft-07/schema#", **root}
+
+
+# ---- docs/input.md ------------------------------------------------------------------
+
+DOC_INTRO = """\
+# The input an agent sends
+
+This page is generated from `compiler/input_contract.py` by `scripts/gen_docs.py`; the
+same model is rendered into the bundle's Rego (`lib/input_contract`), so this page and
+the decision cannot disagree (`tests/test_input_contract.py` checks the page is current).
+
+```json
+{"agent": "sales-bot",
+ "action": {"type": "send_email", "recipient": {"address": "bob@client.example"},
+            "content": {"subject": "Quote", "text": "Hello Bob ...", "topics": ["sales"]}},
+ "usage": {"actions": {"send_email": {"hour": 4}}}}
+```
+
+## The input contract
+
+The agent is the party being governed, and an LLM writes most of its action fields, so
+before any rule (and before the unknown-agent check) the decision checks the input
+against the shape below (SPEC section 4, "The input contract"). An input that breaks it
+gets `block` with exactly one violation, and nothing else (no other violations,
+`suppressed` and `obligations` empty, `approval` null):
+
+```json
+{"pack": "_system", "rule": "invalid-input", "type": "invalid_input",
+ "category": "safety", "enforcement": "block", "level": "identity",
+ "message": "action.amount: expected a number, got string; agent: expected a string, got null"}
+```
+
+The message names **every** offending field path, one `PATH: expected WHAT, got WHAT`
+per path, sorted and joined with `; `. Paths are dot-separated from the input's root,
+list indices as numbers (`action.attachments.0.size_bytes`), map keys as they are
+(`usage.actions.send_email.hour`); the input itself, when it is not an object, is
+`input`. A wrong JSON type says the type it got (`got string`; `null` is a type, so a
+present `null` is wrong, not missing); a value of the right type that breaks a
+constraint is shown: numbers as they are, strings JSON-quoted (their first 40
+characters, then `...`); a missing required field says `got nothing`. The rest of the
+decision keeps its SPEC section 5 shape: `identity`, `revision`, and `agent` (the
+input's when it is a string, else `null`).
+
+Fields nobody documented are allowed anywhere (conditions read them), and are not
+looked at.
+"""
+
+DOC_CHECKS = """\
+## Checks beyond the type
+
+- `agent`, `action` and `action.type` are required; a missing parent (no `action`)
+  gets one message, not one per field under it.
+- `action.amount` is required when `action.type` is {money} (`expected a non-negative
+  number (spend needs one), got nothing`).
+- `action.recipient.domain`, when `action.recipient.address` is a string with exactly
+  one `@`, must equal the address's domain case-insensitively (`x@evil.com` with domain
+  `acme.com` is refused: the domain would hide where the data goes).
+- `[]` in a path stands for every element of a list, `*` for every member of an object.
+
+## Decisions this page records (SPEC extensions and readings)
+
+- `currency` must match `{currency}` (three ASCII letters): `"USD "`, `"US$"`, `""` and
+  `null` are invalid; case is free (`usd` is USD).
+- `size_bytes` is a non-negative whole number (`2.0` is whole; `2.5` and `-1` are not).
+- `records` and `retention_days` are non-negative numbers (SPEC documents no sign for
+  them; a negative count of records or of days has no meaning and would slip under a
+  maximum).
+- `agent` and `action.type` must be non-empty strings; `agent` need not be declared
+  (an undeclared agent gets `unknown-agent`, but only once its input is well formed).
+- `consent` is a JSON boolean (`"true"` is refused).
+- A present `null` is a wrong type for every documented field.
+- The address check counts `@` only (`@acme.com` and `bob@` have exactly one).
+- An input that is not a JSON object gets the one message `input: expected an object,
+  got TYPE`.
+- Attachment names are judged as a file system would: trailing dots and spaces are
+  dropped before the extension is taken (`virus.exe.` and `virus.exe . ` are `exe`; a
+  name of dots has none); see [attachment](rules/attachment.md).
+
+## Cost
+
+`benchmarks/input_contract.py` measures what the check adds to a decision (`opa bench`
+and HTTP p50/p99, against the same bundle with empty contract tables, in the same run),
+and the same shape checked by OPA's `json.match_schema` (the road not taken). The
+tables are literals in the Rego module rather than data: OPA converts data to Rego
+values on every read, which would cost more than the check itself.
+"""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown() -> str:
+    """docs/input.md."""
+    lines = [DOC_INTRO, "## Fields", "",
+             "| field | JSON type | must be | meaning |", "|---|---|---|---|"]
+    for spec in FIELDS:
+        must = spec.describe()
+        if spec.required:
+            must += ", required"
+        if spec.required_for:
+            must += ", required for " + " and ".join(f"`{t}`" for t in spec.required_for)
+        if spec.pattern:
+            must += f", matching `{spec.pattern}`"
+        lines.append(f"| `{spec.path}` | {spec.type} | {_cell(must)} | {_cell(spec.doc)} |")
+    money = " or ".join(f"`{t}`" for t in MONEY_ACTIONS)
+    lines += ["", DOC_CHECKS.format(money=money, currency=f"`{CURRENCY_PATTERN}`")]
+    return "\n".join(lines)

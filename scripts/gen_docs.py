@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write docs/rules/<type>.md for every rule type from its catalog module.
+"""Write docs/rules/<type>.md for every rule type from its catalog module, and
+docs/input.md from the input contract's model (compiler/input_contract.py).
 
 The catalog module is the single source (schema, meaning, examples); this page is its
 readable form. `--check` exits 1 when a page is out of date (run by the tests).
@@ -15,6 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from policypacks import input_contract  # noqa: E402
 from policypacks.catalog import RuleType, rule_types  # noqa: E402
 from policypacks.schema import MISSING  # noqa: E402
 
@@ -62,9 +64,10 @@ def main() -> int:
     check = "--check" in sys.argv
     DOCS.mkdir(parents=True, exist_ok=True)
     stale = []
-    for name, rule_type in sorted(rule_types().items()):
-        target = DOCS / f"{name}.md"
-        text = page(rule_type)
+    pages = {DOCS / f"{name}.md": page(rule_type)
+             for name, rule_type in sorted(rule_types().items())}
+    pages[DOCS.parent / "input.md"] = input_contract.markdown()
+    for target, text in pages.items():
         if check:
             if not target.exists() or target.read_text() != text:
                 stale.append(str(target))

@@ -1,4 +1,5 @@
-"""An independent, plain-Python reading of SPEC sections 3-5.
+"""An independent, plain-Python reading of SPEC sections 3-5 and of section 4's input
+contract.
 
 Written from /work/shared/SPEC.md alone (not from the Rego templates or the rule
 catalog) so tests/test_differential.py can compare it with the real compiled policy.
@@ -292,6 +293,8 @@ def violated(rule: dict[str, Any], inp: Any, identity: dict[str, Any]) -> bool:
                 return True
             name = att.get("name")
             if isinstance(name, str):
+                # as a file system would: trailing dots and spaces are dropped
+                name = name.rstrip(". ")
                 ext = name.rsplit(".", 1)[1].lower() if "." in name else ""
 
                 def norm(e: str) -> str:  # ambiguity: ".exe" in the list means "exe"
@@ -462,8 +465,141 @@ def attached_packs(
     return prec, out
 
 
+# ---------------------------------------------------------------- the input contract
+# SPEC section 4 "The input contract", with the readings docs/input.md records (currency
+# `^[A-Za-z]{3}$`, present null is a wrong type, records/retention_days non-negative,
+# size_bytes a non-negative whole number, consent a boolean). Written out by hand, not
+# from compiler/input_contract.py, so the differential test compares two readings.
+
+CURRENCY = re.compile(r"[A-Za-z]{3}")
+JSON_TYPES = {"string": str, "object": dict, "array": list, "boolean": bool}
+
+
+def _typed(value: Any, kind: str) -> bool:
+    if kind == "number":
+        return is_num(value)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, JSON_TYPES[kind])
+
+
+def _shape(value: Any, path: str, kind: str, out: list[str], check: Any = None) -> bool:
+    """Whether `value` (present) has JSON type `kind` and passes `check`; else an error."""
+    if not _typed(value, kind) or (check is not None and not check(value)):
+        out.append(path)
+        return False
+    return True
+
+
+def _non_negative(v: Any) -> bool:
+    return bool(v >= 0)
+
+
+def _go_lower(text: str) -> str:
+    # Rego's lower() is Go's strings.ToLower: one rune for one rune, no context (Python's
+    # str.lower turns U+0130 into two code points and knows the final sigma).
+    return "".join(c.lower()[0] if c.lower() else c for c in text)
+
+
+def _whole(v: Any) -> bool:
+    return bool(v >= 0) and (isinstance(v, int) or v.is_integer())
+
+
+def _fields(obj: dict[str, Any], prefix: str, specs: dict[str, Any], out: list[str]) -> None:
+    for name, spec in specs.items():
+        if name in obj:
+            kind, check = spec if isinstance(spec, tuple) else (spec, None)
+            _shape(obj[name], f"{prefix}{name}", kind, out, check)
+
+
+def _strings(value: Any, path: str, out: list[str]) -> None:
+    if _shape(value, path, "array", out):
+        for i, item in enumerate(value):
+            _shape(item, f"{path}.{i}", "string", out)
+
+
+def _windows(value: Any, path: str, names: tuple[str, ...], out: list[str]) -> None:
+    if _shape(value, path, "object", out):
+        _fields(value, f"{path}.", {n: ("number", _non_negative) for n in names}, out)
+
+
+def contract_errors(inp: Any) -> list[str]:
+    """The offending field paths of an input, sorted; [] when it is well formed."""
+    if not isinstance(inp, dict):
+        return ["input"]
+    out: list[str] = []
+    if "agent" not in inp:
+        out.append("agent")
+    else:
+        _shape(inp["agent"], "agent", "string", out, lambda v: v != "")
+    if "action" not in inp:
+        out.append("action")
+    elif _shape(inp["action"], "action", "object", out):
+        action = inp["action"]
+        if "type" not in action:
+            out.append("action.type")
+        else:
+            _shape(action["type"], "action.type", "string", out, lambda v: v != "")
+        _fields(action, "action.", {
+            "amount": ("number", _non_negative),
+            "currency": ("string", lambda v: CURRENCY.fullmatch(v) is not None),
+            "api": "string"}, out)
+        if action.get("type") in ("spend", "refund") and "amount" not in action:
+            out.append("action.amount")
+        content = action.get("content", MISSING)
+        if content is not MISSING and _shape(content, "action.content", "object", out):
+            _fields(content, "action.content.", {"text": "string", "subject": "string",
+                                                 "tone": "string"}, out)
+            if "topics" in content:
+                _strings(content["topics"], "action.content.topics", out)
+        rcpt = action.get("recipient", MISSING)
+        if rcpt is not MISSING and _shape(rcpt, "action.recipient", "object", out):
+            _fields(rcpt, "action.recipient.", {
+                "address": ("string", lambda v: v.count("@") == 1), "domain": "string"}, out)
+            address, domain = rcpt.get("address"), rcpt.get("domain")
+            if (isinstance(address, str) and address.count("@") == 1
+                    and isinstance(domain, str)
+                    and _go_lower(address.split("@")[1]) != _go_lower(domain)):
+                out.append("action.recipient.domain")
+        atts = action.get("attachments", MISSING)
+        if atts is not MISSING and _shape(atts, "action.attachments", "array", out):
+            for i, att in enumerate(atts):
+                if _shape(att, f"action.attachments.{i}", "object", out):
+                    _fields(att, f"action.attachments.{i}.", {
+                        "name": "string", "content_type": "string",
+                        "size_bytes": ("number", _whole)}, out)
+        data = action.get("data", MISSING)
+        if data is not MISSING and _shape(data, "action.data", "object", out):
+            _fields(data, "action.data.", {
+                "records": ("number", _non_negative),
+                "retention_days": ("number", _non_negative),
+                "destination": "string", "region": "string", "purpose": "string",
+                "consent": "boolean"}, out)
+            if "classes" in data:
+                _strings(data["classes"], "action.data.classes", out)
+    usage = inp.get("usage", MISSING)
+    if usage is not MISSING and _shape(usage, "usage", "object", out):
+        if "spend" in usage:
+            _windows(usage["spend"], "usage.spend", ("hour", "day", "month"), out)
+        for part in ("actions", "apis"):
+            if part in usage and _shape(usage[part], f"usage.{part}", "object", out):
+                for key, counts in usage[part].items():
+                    _windows(counts, f"usage.{part}.{key}", ("minute", "hour", "day"), out)
+    return sorted(set(out))
+
+
 def decide(docs: dict[str, Any], inp: dict[str, Any]) -> dict[str, Any]:
     identity = docs["identity"]
+    if contract_errors(inp):
+        return {
+            "decision": "block",
+            "allow": False,
+            "violations": [{"pack": "_system", "rule": "invalid-input",
+                            "type": "invalid_input", "enforcement": "block"}],
+            "suppressed": [],
+            "approval": None,
+            "obligations": [],
+        }
     agent_id = inp.get("agent")
     att = attached_packs(docs, agent_id)
     if att is None:

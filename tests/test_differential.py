@@ -366,7 +366,8 @@ def gen_text(rng: random.Random) -> str:
 
 
 def window(rng: random.Random, keys: list[str]) -> dict[str, Any]:
-    return {k: rng.choice([0, 1, 4, 5, 60, 99.5, "3"]) for k in keys if maybe(rng, 0.6)}
+    return {k: "3" if maybe(rng, 0.01) else rng.choice([0, 1, 4, 5, 60, 99.5])
+            for k in keys if maybe(rng, 0.6)}
 
 
 def gen_input(rng: random.Random, agent_ids: list[str]) -> dict[str, Any]:
@@ -377,18 +378,19 @@ def gen_input(rng: random.Random, agent_ids: list[str]) -> dict[str, Any]:
     if maybe(rng, 0.6):
         content: dict[str, Any] = {}
         if maybe(rng, 0.85):
-            content["text"] = gen_text(rng) if maybe(rng, 0.95) else 42
+            content["text"] = gen_text(rng) if maybe(rng, 0.99) else 42
         if maybe(rng, 0.3):
             content["subject"] = "Re: hi"
         if maybe(rng, 0.25):
-            content["tone"] = rng.choice(DEFAULT_BANDS + BANDS + ["angry", "Casual", "SLANGY", 5])
+            content["tone"] = rng.choice(DEFAULT_BANDS + BANDS + ["angry", "Casual", "SLANGY"])
         if maybe(rng, 0.35):
             content["topics"] = rng.sample(
                 ["finance", "legal", "health", "weather"], rng.randint(0, 2)
             )
         action["content"] = content
-    if maybe(rng, 0.5):
-        action["amount"] = rng.choice([0, 20, 50, 60, 100, 100.5, 101, 500, "100"])
+    # Money actions carry an amount (the input contract refuses them without one).
+    if maybe(rng, 0.97 if action["type"] in ("spend", "refund") else 0.5):
+        action["amount"] = rng.choice([0, 20, 50, 60, 100, 100.5, 101, 500])
     if maybe(rng, 0.4):
         action["currency"] = rng.choice(["USD", "usd", "EUR", "Usd"])
     if maybe(rng, 0.35):
@@ -400,7 +402,7 @@ def gen_input(rng: random.Random, agent_ids: list[str]) -> dict[str, Any]:
                 {"domain": "partner.com"},
                 {"domain": "sub.vendor.io"},
                 {"domain": "notacme.com"},
-                {"address": "x@Trusted.org", "domain": "evil.com"},
+                {"address": "x@Trusted.org", "domain": "trusted.ORG"},
                 {"domain": "acme.com.evil.com"},
                 {},
             ]
@@ -412,7 +414,8 @@ def gen_input(rng: random.Random, agent_ids: list[str]) -> dict[str, Any]:
         action["attachments"] = [
             {
                 "name": rng.choice(
-                    ["a.pdf", "b.PDF", "c.tar.exe", "d.exe.pdf", "README", "e.txt", "f.png", "g.JS"]
+                    ["a.pdf", "b.PDF", "c.tar.exe", "d.exe.pdf", "README", "e.txt", "f.png", "g.JS",
+                     "h.exe.", "i.PDF . ", "README."]
                 ),
                 "size_bytes": rng.choice([10, 1048576, 1048577, 2097152, 2097153]),
                 "content_type": rng.choice(
@@ -443,7 +446,7 @@ def gen_input(rng: random.Random, agent_ids: list[str]) -> dict[str, Any]:
         if maybe(rng, 0.5):
             data["region"] = rng.choice(["eu", "us", "apac", "EU"])
         if maybe(rng, 0.5):
-            data["consent"] = rng.choice([True, False, "true"])
+            data["consent"] = rng.choice([True, False])
         if maybe(rng, 0.5):
             data["purpose"] = rng.choice(["support", "billing", "marketing", "resale"])
         action["data"] = data
@@ -451,7 +454,17 @@ def gen_input(rng: random.Random, agent_ids: list[str]) -> dict[str, Any]:
         action["custom"] = {"flag": True}
     if maybe(rng, 0.1):
         inp["custom"] = {"flag": rng.choice([True, 1, "yes"])}
-    if maybe(rng, 0.05):  # wrong-typed structure
+    if maybe(rng, 0.02):  # wrong-typed values, refused by the input contract
+        field = rng.choice(["amount", "tone", "consent", "domain"])
+        if field == "amount":
+            action["amount"] = "100"
+        elif field == "tone":
+            action.setdefault("content", {})["tone"] = 5
+        elif field == "consent":
+            action["data"] = {"consent": "true"}
+        else:
+            action["recipient"] = {"address": "x@Trusted.org", "domain": "evil.com"}
+    if maybe(rng, 0.02):  # wrong-typed structure
         key = rng.choice(["content", "attachments", "data", "recipient", "topics"])
         if key == "topics":
             action["content"] = {"text": gen_text(rng), "topics": "finance"}
