@@ -36,15 +36,13 @@ RULE_TYPE = RuleType(
 The rule applies to every action that carries a `data` object, whatever its type.
 {FAIL_CLOSED_NOTE} Here: with `require_consent_for` set, data without an
 `action.data.classes` list needs `consent: true` too; with `allowed_purposes` set, data
-without a `purpose` is a violation. Consent is the boolean `true`: `"yes"` is not
-consent.""",
+without a `purpose` is a violation. Consent is the boolean `true` (the input contract
+refuses a `consent` that is not a boolean).""",
     examples=[
         Example("sensitive class with consent", CONSENT,
                 _use(classes=["health"], consent=True), "ok"),
         Example("sensitive class without consent", CONSENT,
                 _use(classes=["contact", "health"]), "violated"),
-        Example("consent must be the boolean true", CONSENT,
-                _use(classes=["biometric"], consent="yes"), "violated"),
         Example("consent false", CONSENT, _use(classes=["health"], consent=False), "violated"),
         Example("other classes need no consent", CONSENT, _use(classes=["contact"]), "ok"),
         Example("unlabelled data needs consent", CONSENT, _use(records=10), "violated"),

@@ -10,8 +10,8 @@ RULE_TYPE = RuleType(
     violated_when=(
         "the action is one of `actions`, its `amount` is in the rule's currency (a missing "
         "currency means the rule's), and `amount` (period `transaction`) or "
-        "`usage.spend[period] + amount` exceeds `max` (missing usage, or usage that is not a "
-        "number, counts as 0)."
+        "`usage.spend[period] + amount` exceeds `max` (missing usage counts as 0; the input "
+        "contract refuses usage that is not a non-negative number)."
     ),
     params={
         "max": Field(NON_NEGATIVE, required=True),
@@ -41,10 +41,6 @@ RULE_TYPE = RuleType(
                 {"max": 100, "period": "day"},
                 {"action": {"type": "spend", "amount": 10}, "usage": {"spend": {"day": 90}}},
                 "ok"),
-        Example("usage that is not a number counts as zero",
-                {"max": 100, "period": "day"},
-                {"action": {"type": "spend", "amount": 500}, "usage": {"spend": {"day": "0"}}},
-                "violated"),
         Example("missing usage counts as zero",
                 {"max": 100, "period": "month"},
                 {"action": {"type": "spend", "amount": 101}}, "violated"),
