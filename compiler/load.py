@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import Location, Problems, display_path, warn
 from .vocabulary import API_VERSION
-from .yaml_values import YMap, YSeq, line_of, parse_yaml
+from .yaml_values import MAX_REPOSITORY_VALUES, YMap, YSeq, line_of, parse_yaml
 
 __all__ = ["Document", "Loaded", "YMap", "YSeq", "line_of", "load_repository",
            "parse_text", "repository_files"]
@@ -59,6 +59,7 @@ def load_repository(root: Path, problems: Problems) -> Loaded:
     files, complete = repository_files(root, problems)
     documents: list[Document] = []
     budget = MAX_REPOSITORY_BYTES
+    values_left = MAX_REPOSITORY_VALUES
     for real, shown in files:
         data = _read(real, shown, budget, problems)
         if data is None or isinstance(data, _OverBudget):
@@ -68,28 +69,37 @@ def load_repository(root: Path, problems: Problems) -> Loaded:
             continue
         budget -= len(data)
         text = _decode(data, shown, problems)
-        if text is None or not parse_text(text, shown, problems, documents, data):
+        if text is None:
             complete = False
+            continue
+        values = parse_text(text, shown, problems, documents, data, values_left=values_left)
+        if values is None:
+            complete = False
+        else:
+            values_left -= values
     return Loaded(documents, complete)
 
 
 def parse_text(text: str, shown: Path, problems: Problems, into: list[Document],
-               data: bytes | None = None, pure_python: bool = False) -> bool:
-    """Add the policy documents of one file's text to ``into``; report its problems.
-    False when part of the file could not be used (a syntax error, a limit, a value)."""
-    parsed = parse_yaml(text, text.encode("utf-8") if data is None else data, pure_python)
+               data: bytes | None = None, pure_python: bool = False,
+               values_left: int = MAX_REPOSITORY_VALUES) -> int | None:
+    """Add the policy documents of one file's text to ``into`` and report its problems;
+    the number of values the file holds, or None when part of it could not be used (a
+    syntax error, a limit, a value)."""
+    parsed = parse_yaml(text, text.encode("utf-8") if data is None else data, pure_python,
+                        values_left)
     where = str(shown)
     if not any(_is_policy_document(d.body) for d in parsed.documents):
         # Not a policy file (or nothing in it before a syntax error says it is one): its
         # values are not ours to judge; only a failure to read it is reported.
         if parsed.failure is not None:
             problems.add(Location(where, parsed.failure[0]), parsed.failure[1])
-            return False
+            return None
         first = next((d for d in parsed.documents if d.body is not None), None)
         if first is not None:
             warn(Location(where, first.line), f"skipped: no document in this file has "
                  f"apiVersion: {API_VERSION}, so it is not a policy file")
-        return True
+        return parsed.values
     usable = True
     for doc in parsed.documents:
         for line, message in doc.errors + doc.notes:
@@ -102,7 +112,7 @@ def parse_text(text: str, shown: Path, problems: Problems, into: list[Document],
         line, message = parsed.failure
         problems.add(Location(where, line), message)
         usable = False
-    return usable
+    return parsed.values if usable else None
 
 
 def _is_policy_document(body: Any) -> bool:

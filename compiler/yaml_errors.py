@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import yaml
 
+from .yaml_values import MAX_DEPTH
+
 TABS = "YAML does not allow tabs for indentation; use spaces"
 
 
-def explain(exc: yaml.YAMLError, text: str, data: bytes | None) -> tuple[int, str]:
+def explain(exc: yaml.YAMLError, text: str, data: bytes | None,
+            innermost: int | None = None) -> tuple[int, str]:
     """(line, message) for a parser error. ``data`` is the UTF-8 the C parser read (its
-    offsets count bytes), or None for the pure-Python parser (offsets count characters)."""
+    offsets count bytes), or None for the pure-Python parser (offsets count characters);
+    ``innermost`` is the line of the innermost mapping or sequence still open."""
     if isinstance(exc, yaml.reader.ReaderError):
         offset = exc.position
         line = (data.count(b"\n", 0, offset) if data is not None
@@ -31,13 +35,15 @@ def explain(exc: yaml.YAMLError, text: str, data: bytes | None) -> tuple[int, st
     here = lines[line - 1] if 0 < line <= len(lines) else ""
     column = mark.column if mark else 0
     char = here[column] if column < len(here) else ""
-    hint, line = _hint(context, problem, here, char, line, started, text, exc)
     raw = ", ".join(part for part in (context, problem) if part)
+    if "nesting depth" in problem:  # libyaml's own limit, met while scanning ahead
+        return line, f"YAML limit: nested deeper than {MAX_DEPTH} levels (parser: {raw})"
+    hint, line = _hint(context, problem, here, char, line, started, text, exc, innermost)
     return line, f"YAML syntax error: {hint} (parser: {raw})"
 
 
 def _hint(context: str, problem: str, here: str, char: str, line: int, started: int,
-          text: str, exc: yaml.MarkedYAMLError) -> tuple[str, int]:
+          text: str, exc: yaml.MarkedYAMLError, innermost: int | None) -> tuple[str, int]:
     """The explanation, and the line it is about."""
     indentation = here[:len(here) - len(here.lstrip(" \t"))]
     if "\t" in indentation or "tab" in problem or char == "\t":
@@ -67,7 +73,9 @@ def _hint(context: str, problem: str, here: str, char: str, line: int, started: 
         return (f"the '{opening}' opened on line {started} is not closed with "
                 f"'{closing}', or a ',' is missing between its items"), line
     if "flow node" in context:
-        return f"the '[' or '{{' opened on line {started} is never closed", line
+        where = f" on line {innermost}" if innermost else ""
+        return (f"the '[' or '{{' opened{where} is not closed, or a value is missing after "
+                "a ','"), line
     if "block mapping" in context:
         if here.lstrip().startswith("- "):
             return (f"bad indentation: a list item where the mapping of line {started} "

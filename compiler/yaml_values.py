@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,8 @@ _CParser: Any = getattr(yaml, "CParser", None) or getattr(
     getattr(yaml, "cyaml", None), "CParser", None)
 
 MAX_DEPTH = 64  # nested mappings and sequences
-MAX_VALUES = 1_000_000  # values (scalars, mappings, sequences) written in one file
+MAX_VALUES = 500_000  # values (scalars, mappings, sequences, documents) written in one file
+MAX_REPOSITORY_VALUES = 2_000_000  # ... in all the files of a repository
 MAX_ALIASES = 10_000  # alias references (*name, <<: *name) in one file
 MAX_ALIAS_VALUES = 100_000  # values that those references add, counted expanded
 MAX_INT_DIGITS = 100
@@ -90,8 +90,9 @@ class ParsedDocument:
 
 @dataclass
 class ParsedFile:
-    documents: list[ParsedDocument]  # the complete documents, in order
+    documents: list[ParsedDocument]  # the complete documents, in order (empty ones left out)
     failure: tuple[int, str] | None = None  # (line, message) where reading stopped
+    values: int = 0  # values written in the file (what MAX_VALUES counts)
 
 
 class _Stop(Exception):
@@ -196,9 +197,8 @@ def _unsupported_tag(tag: str) -> str:
 
 # --- building ----------------------------------------------------------------------------
 
-_TOO_MANY = (f"YAML limit: more than {MAX_VALUES:,} values in one file; split it into "
-             "several files")
 _MERGE: Any = object()  # the key of a `<<: *defaults` merge
+_SLOW: Any = object()  # "not the fast path"
 _NO_KEY: Any = object()
 
 
@@ -221,105 +221,191 @@ class _Open:
 
 
 class _Builder:
-    """Turns one file's events into documents."""
+    """Turns one file's events into documents.
 
-    def __init__(self) -> None:
-        self.values = 0
+    The loop is written for speed (it runs once per scalar of a repository): the common
+    case, a plain scalar without tag or anchor going into a mapping or sequence, is
+    handled inline; everything rarer goes through :meth:`_add` and friends."""
+
+    def __init__(self, max_values: int) -> None:
+        self.max_values = max_values
+        self.values = self._values = 0
         self.aliases = 0
         self.alias_values = 0
         self.documents: list[ParsedDocument] = []
+        self.stack: list[_Open] = []  # the open mappings and sequences, outermost first
 
-    def run(self, events: Iterator[Any]) -> None:
-        stack: list[_Open] = []
+    def too_many(self, line: int) -> _Stop:
+        if self.max_values < MAX_VALUES:
+            return _Stop(line, f"YAML limit: the repository's files hold more than "
+                         f"{MAX_REPOSITORY_VALUES:,} values together")
+        return _Stop(line, f"YAML limit: more than {MAX_VALUES:,} values in one file; split "
+                     "it into several files")
+
+    def run(self, parser: Any) -> None:
+        try:
+            self._run(parser)
+        finally:
+            self.values = self._values
+
+    def _run(self, parser: Any) -> None:
+        get_event = parser.get_event
+        stack: list[_Open] = self.stack
+        top: _Open | None = None  # stack[-1]
         anchors: dict[str, tuple[Any, int, int]] = {}  # name -> (value, line, size)
         anchor_lines: dict[str, int] = {}
         document = ParsedDocument(0, None)
-        for event in events:
+        words = _WORDS
+        number_start = _NUMBER_START
+        max_values = self.max_values
+        values = self._values = 0
+        while True:
+            event = get_event()
             kind = event.__class__
             if kind is ScalarEvent:
-                line = event.start_mark.line + 1
-                self.values += 1
-                if self.values > MAX_VALUES:
-                    raise _Stop(line, _TOO_MANY)
+                values += 1
+                if values > max_values:
+                    self._values = values
+                    raise self.too_many(event.start_mark.line + 1)
                 text = event.value
-                tag = event.tag
-                try:
-                    if tag is None:
-                        value = plain_scalar(text) if event.implicit[0] else text
+                if (top is not None and event.tag is None and event.anchor is None
+                        and event.implicit[0]):
+                    # A plain scalar without tag or anchor: by far the most common value.
+                    if text in words:
+                        value = words[text]
+                    elif text[0] not in number_start:
+                        value = text
+                    elif (text.isdigit() and text.isascii() and len(text) <= 18
+                          and (text[0] != "0" or len(text) == 1)):
+                        value = int(text)
                     else:
-                        value = _tagged_scalar(tag, text)
-                    if event.style == '"' and _SURROGATE.search(text):
-                        raise _BadValue(_surrogate_message(text))
-                except _BadValue as bad:
-                    document.errors.append((line, f"unsupported YAML value: {bad}"))
-                    value = text
-                if event.anchor is not None:
-                    self._anchor(event.anchor, line, anchor_lines)
-                    anchors[event.anchor] = (value, line, 1)
-                if stack:
-                    self._add(stack[-1], value, line, 1, document, plain=event.implicit[0]
-                              and tag is None)
-                else:
-                    document.line, document.body = line, value
+                        value = _SLOW
+                    if value is not _SLOW:
+                        line = event.start_mark.line + 1
+                        top.size += 1
+                        if not top.mapping:
+                            top.value.append(value)
+                            top.lines.append(line)
+                            continue
+                        key = top.key
+                        if key is _NO_KEY:
+                            if text == "<<":
+                                top.key = _MERGE
+                            else:
+                                top.key = value if value.__class__ is str else str(value)
+                            top.key_line = line
+                            continue
+                        if key is not _MERGE and key not in top.value:
+                            top.key = _NO_KEY
+                            top.value[key] = value
+                            top.lines[key] = top.key_line
+                            continue
+                        self._add(top, value, line, 0, document)
+                        continue
+                self._scalar(event, top, anchors, anchor_lines, document)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                values += 1
                 line = event.start_mark.line + 1
-                self.values += 1
-                if self.values > MAX_VALUES:
-                    raise _Stop(line, _TOO_MANY)
+                if values > max_values:
+                    self._values = values
+                    raise self.too_many(line)
                 if len(stack) >= MAX_DEPTH:
                     raise _Stop(line, f"YAML limit: nested deeper than {MAX_DEPTH} levels")
-                container: Any = YMap() if kind is MappingStartEvent else YSeq()
-                container.line = line
+                container: Any
                 if kind is MappingStartEvent:
+                    container = YMap()
                     container.key_lines = {}
                 else:
+                    container = YSeq()
                     container.item_lines = []
-                self._check_collection_tag(event.tag, kind is MappingStartEvent, line, document)
+                container.line = line
+                if event.tag is not None:
+                    self._check_collection_tag(event.tag, kind is MappingStartEvent, line,
+                                               document)
                 if event.anchor is not None:
                     self._anchor(event.anchor, line, anchor_lines)
-                stack.append(_Open(container, line, event.anchor))
+                top = _Open(container, line, event.anchor)
+                stack.append(top)
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 done = stack.pop()
+                top = stack[-1] if stack else None
                 if done.merges is not None:
                     self._merge(done, document)
                 if done.anchor is not None:
                     anchors[done.anchor] = (done.value, done.line, done.size)
-                if stack:
-                    self._add(stack[-1], done.value, done.line, done.size, document)
+                if top is not None:
+                    self._add(top, done.value, done.line, done.size, document)
                 else:
                     document.line, document.body = done.line, done.value
             elif kind is AliasEvent:
-                line = event.start_mark.line + 1
-                name = event.anchor
-                if name not in anchors:
-                    if name in anchor_lines:
-                        raise _Stop(line, f"YAML syntax error: alias *{name} is used inside "
-                                    f"the value it names (line {anchor_lines[name]}): a "
-                                    "recursive structure JSON cannot hold")
-                    raise _Stop(line, f"YAML syntax error: found undefined alias {name!r}: "
-                                f"*{name} needs an anchor &{name} earlier in the same document")
-                value, anchor_line, size = anchors[name]
-                self.aliases += 1
-                self.alias_values += size
-                if self.aliases > MAX_ALIASES or self.alias_values > MAX_ALIAS_VALUES:
-                    raise _Stop(line, f"YAML limit: aliases in this file reference more than "
-                                f"{MAX_ALIASES:,} times or expand to more than "
-                                f"{MAX_ALIAS_VALUES:,} values (an alias bomb?)")
-                if stack:
-                    self._add(stack[-1], value, anchor_line, size, document)
-                else:  # pragma: no cover - an alias cannot be a document's first node
-                    document.line, document.body = anchor_line, value
+                self._alias(event, top, anchors, anchor_lines, document)
             elif kind is DocumentStartEvent:
+                values += 1
+                if values > max_values:
+                    self._values = values
+                    raise self.too_many(event.start_mark.line + 1)
                 document = ParsedDocument(0, None)
                 anchors.clear()
                 anchor_lines.clear()
             elif kind is DocumentEndEvent:
-                self.documents.append(document)
-            elif kind is StreamStartEvent or kind is StreamEndEvent:
-                continue
+                if document.body is not None or document.errors or document.notes:
+                    self.documents.append(document)
+            elif kind is StreamEndEvent:
+                self._values = values
+                return
+            elif kind is not StreamStartEvent:  # pragma: no cover - PyYAML's events
+                raise _Stop(event.start_mark.line + 1, f"YAML: unexpected {kind.__name__}")
+
+    def _scalar(self, event: Any, top: _Open | None, anchors: dict[str, tuple[Any, int, int]],
+                anchor_lines: dict[str, int], document: ParsedDocument) -> None:
+        line = event.start_mark.line + 1
+        text = event.value
+        tag = event.tag
+        try:
+            if tag is None:
+                value = plain_scalar(text) if event.implicit[0] else text
+            else:
+                value = _tagged_scalar(tag, text)
+            if event.style == '"' and _SURROGATE.search(text):
+                raise _BadValue(_surrogate_message(text))
+        except _BadValue as bad:
+            document.errors.append((line, f"unsupported YAML value: {bad}"))
+            value = text
+        if event.anchor is not None:
+            self._anchor(event.anchor, line, anchor_lines)
+            anchors[event.anchor] = (value, line, 1)
+        if top is not None:
+            self._add(top, value, line, 1, document,
+                      merge_key=text == "<<" and tag is None and event.implicit[0])
+        else:
+            document.line, document.body = line, value
+
+    def _alias(self, event: Any, top: _Open | None, anchors: dict[str, tuple[Any, int, int]],
+               anchor_lines: dict[str, int], document: ParsedDocument) -> None:
+        line = event.start_mark.line + 1
+        name = event.anchor
+        if name not in anchors:
+            if name in anchor_lines:
+                raise _Stop(line, f"YAML syntax error: alias *{name} is used inside the value "
+                            f"it names (line {anchor_lines[name]}): a recursive structure "
+                            "JSON cannot hold")
+            raise _Stop(line, f"YAML syntax error: found undefined alias {name!r}: *{name} "
+                        f"needs an anchor &{name} earlier in the same document")
+        value, anchor_line, size = anchors[name]
+        self.aliases += 1
+        self.alias_values += size
+        if self.aliases > MAX_ALIASES or self.alias_values > MAX_ALIAS_VALUES:
+            raise _Stop(line, f"YAML limit: aliases in this file are used more than "
+                        f"{MAX_ALIASES:,} times or expand to more than {MAX_ALIAS_VALUES:,} "
+                        "values (an alias bomb?)")
+        if top is not None:
+            self._add(top, value, anchor_line, size, document)
+        else:  # pragma: no cover - an alias cannot start a document: no anchor yet
+            document.line, document.body = anchor_line, value
 
     def _add(self, parent: _Open, value: Any, line: int, size: int,
-             document: ParsedDocument, plain: bool = False) -> None:
+             document: ParsedDocument, merge_key: bool = False) -> None:
+        """Put a finished value into its mapping or sequence."""
         parent.size += size
         container = parent.value
         if not parent.mapping:
@@ -328,7 +414,7 @@ class _Builder:
             return
         key = parent.key
         if key is _NO_KEY:
-            if plain and value == "<<":
+            if merge_key:
                 parent.key = _MERGE
             else:
                 parent.key = value if isinstance(value, str) else str(value)
@@ -401,30 +487,24 @@ class _PurePythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Pa
         yaml.parser.Parser.__init__(self)
 
 
-def _events(parser: Any) -> Iterator[Any]:
-    get = parser.get_event
-    while True:
-        event = get()
-        yield event
-        if event.__class__ is StreamEndEvent:
-            return
-
-
-def parse_yaml(text: str, data: bytes, pure_python: bool = False) -> ParsedFile:
+def parse_yaml(text: str, data: bytes, pure_python: bool = False,
+               values_left: int = MAX_VALUES) -> ParsedFile:
     """Every document of one file. ``data`` is ``text`` encoded as UTF-8 (libyaml reads
-    the bytes). A syntax error or a limit ends the file; the documents before it stay."""
+    the bytes). A syntax error or a limit ends the file; the documents before it stay.
+    ``values_left``: what the repository's budget (MAX_REPOSITORY_VALUES) still allows."""
     from .yaml_errors import explain  # only needed when something is wrong
 
-    builder = _Builder()
+    builder = _Builder(min(MAX_VALUES, values_left))
     use_c = _CParser is not None and not pure_python
     parser: Any = _CParser(data) if use_c else _PurePythonParser(text)
     failure = None
     try:
-        builder.run(_events(parser))
+        builder.run(parser)
     except _Stop as stop:
         failure = (stop.line, stop.message)
     except yaml.YAMLError as exc:
-        failure = explain(exc, text, data if use_c else None)
+        innermost = builder.stack[-1].line if builder.stack else None
+        failure = explain(exc, text, data if use_c else None, innermost)
     finally:
         parser.dispose()
-    return ParsedFile(builder.documents, failure)
+    return ParsedFile(builder.documents, failure, builder.values)
