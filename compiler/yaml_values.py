@@ -72,7 +72,13 @@ class YSeq(list[Any]):
 
 
 def line_of(container: Any, key: Any, default: int) -> int:
-    """Line of ``key`` inside ``container`` when it is a YAML node, else ``default``."""
+    """Line of ``key`` inside ``container`` when it is a YAML node, else ``default``.
+    (Called for every field validation looks at: kept cheap.)"""
+    kind = container.__class__
+    if kind is YMap:
+        return container.key_lines.get(key, container.line)
+    if kind is YSeq and key.__class__ is int:
+        return container.line_of(key)
     if isinstance(container, YMap):
         return container.line_of(key)
     if isinstance(container, YSeq) and isinstance(key, int):
