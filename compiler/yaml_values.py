@@ -502,9 +502,11 @@ def parse_yaml(text: str, data: bytes, pure_python: bool = False,
 
     builder = _Builder(min(MAX_VALUES, values_left))
     use_c = _CParser is not None and not pure_python
-    parser: Any = _CParser(data) if use_c else _PurePythonParser(text)
+    parser: Any = None
     failure = None
     try:
+        # PyYAML's Reader checks the text as it is built: inside the try.
+        parser = _CParser(data) if use_c else _PurePythonParser(text)
         builder.run(parser)
     except _Stop as stop:
         failure = (stop.line, stop.message)
@@ -512,5 +514,6 @@ def parse_yaml(text: str, data: bytes, pure_python: bool = False,
         innermost = builder.stack[-1].line if builder.stack else None
         failure = explain(exc, text, data if use_c else None, innermost)
     finally:
-        parser.dispose()
+        if parser is not None:
+            parser.dispose()
     return ParsedFile(builder.documents, failure, builder.values)

@@ -286,3 +286,13 @@ def lines_of(value: Any) -> Any:
     if isinstance(value, YSeq):
         return (value.line, value.item_lines, [lines_of(v) for v in value])
     return None
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_control_characters_are_reported_on_their_line(parser: str) -> None:
+    # libyaml counts bytes, PyYAML characters: both must land on the same line.
+    text = "apiVersion: policypacks/v1\nname: " + "é" * 40 + "\nb: €\nc: x\x1b[2J\n"
+    docs, errors = load(text, parser)
+    assert not docs and errors == ["4: YAML error: the character #x001b is not allowed in "
+                                   "YAML (control characters are not text: is this a binary "
+                                   "file?)"]

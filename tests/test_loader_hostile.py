@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from policypacks.errors import Problems
+from policypacks.load import parse_text
+
 POLICYPACKS = Path(sys.executable).with_name("policypacks")
 CPU_SECONDS = 5.0
 MAX_RSS_MB = 200
@@ -73,10 +76,13 @@ Make = Callable[[Path, Path], None]  # (repository, a directory outside it)
 
 
 def text(name: str, content: str | bytes) -> Make:
+    data = content.encode() if isinstance(content, str) else content
+
     def make(repo: Path, outside: Path) -> None:
         path = repo / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        path.write_bytes(data)
+    make.file = (name, data)  # type: ignore[attr-defined]
     return make
 
 
@@ -142,7 +148,7 @@ CORPUS = [
     Hostile("a float too large", text("x.yaml", PACK + "  a: 1e999\n"), "x.yaml:5", "is not a finite number"),
     Hostile("an integer of 5,000 digits", text("x.yaml", PACK + "  a: " + "9" * 5000 + "\n"), "x.yaml:5", "has more than 100 digits"),
     Hostile("python object tag", text("x.yaml", PACK + "  a: !!python/object/apply:os.system [touch pwned]\n"), "x.yaml:5", "is not supported"),
-    Hostile("a lone surrogate", text("x.yaml", PACK + '  enforcement: block\nmetadata: {id: x, name: "\\ud800"}\n'), "x.yaml:6", "surrogate"),
+    Hostile("a lone surrogate", text("x.yaml", PACK.replace("{id: x}", '{id: x, name: "\\ud800"}') + "  enforcement: block\n"), "x.yaml:3", "surrogate"),
     Hostile("a surrogate pair escape", text("x.yaml", PACK + '  name: "\\ud83d\\ude00"\n'), "x.yaml:5", "surrogate"),
     Hostile("invalid UTF-8", text("x.yaml", PACK.encode() + b"  name: caf\xe9\n"), "x.yaml:5", "not UTF-8 text: byte 0xe9"),
     Hostile("UTF-16", text("x.yaml", PACK.encode("utf-16")), "x.yaml:1", "not UTF-8 text"),
@@ -235,3 +241,25 @@ def test_links_that_stay_inside_are_followed_once(tmp_path: Path) -> None:
     assert result.code == 0, result.output
     assert "ok: identity acme, 1 packs, 1 rules, 1 agents" in result.output
     assert result.cpu < CPU_SECONDS
+
+
+SMALL = [c for c in CORPUS if hasattr(c.make, "file") and len(c.make.file[1]) < 100_000]
+
+
+@pytest.mark.parametrize("case", SMALL, ids=[c.name for c in SMALL])
+def test_the_pure_python_parser_fails_the_same_way(case: Hostile) -> None:
+    """Without libyaml (PyYAML's pure-Python parser) the small cases end the same way:
+    a problem on the same line, never an exception."""
+    name, data = case.make.file  # type: ignore[attr-defined]
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pytest.skip("decoding fails before any parser runs")
+    lines = {}
+    for pure_python in (False, True):
+        problems = Problems()
+        parse_text(content, Path("repo") / name, problems, [], pure_python=pure_python)
+        lines[pure_python] = sorted(str(p.location) for p in problems.items)
+    assert lines[True] == lines[False]
+    if lines[False]:  # the others fail in validation, after loading
+        assert f"repo/{case.where}" in lines[False]
