@@ -72,20 +72,19 @@ def load_repository(root: Path, problems: Problems) -> Loaded:
         if text is None:
             complete = False
             continue
-        values = parse_text(text, shown, problems, documents, data, values_left=values_left)
-        if values is None:
-            complete = False
-        else:
-            values_left -= values
+        values, usable = parse_text(text, shown, problems, documents, data,
+                                    values_left=values_left)
+        values_left -= values
+        complete = complete and usable
     return Loaded(documents, complete)
 
 
 def parse_text(text: str, shown: Path, problems: Problems, into: list[Document],
                data: bytes | None = None, pure_python: bool = False,
-               values_left: int = MAX_REPOSITORY_VALUES) -> int | None:
-    """Add the policy documents of one file's text to ``into`` and report its problems;
-    the number of values the file holds, or None when part of it could not be used (a
-    syntax error, a limit, a value)."""
+               values_left: int = MAX_REPOSITORY_VALUES) -> tuple[int, bool]:
+    """Add the policy documents of one file's text to ``into`` and report its problems.
+    Returns the number of values read (for the repository's budget) and whether the
+    whole file could be used (not: a syntax error, a limit, a value refused)."""
     parsed = parse_yaml(text, text.encode("utf-8") if data is None else data, pure_python,
                         values_left)
     where = str(shown)
@@ -94,12 +93,12 @@ def parse_text(text: str, shown: Path, problems: Problems, into: list[Document],
         # values are not ours to judge; only a failure to read it is reported.
         if parsed.failure is not None:
             problems.add(Location(where, parsed.failure[0]), parsed.failure[1])
-            return None
+            return parsed.values, False
         first = next((d for d in parsed.documents if d.body is not None), None)
         if first is not None:
             warn(Location(where, first.line), f"skipped: no document in this file has "
                  f"apiVersion: {API_VERSION}, so it is not a policy file")
-        return parsed.values
+        return parsed.values, True
     usable = True
     for doc in parsed.documents:
         for line, message in doc.errors + doc.notes:
@@ -112,7 +111,7 @@ def parse_text(text: str, shown: Path, problems: Problems, into: list[Document],
         line, message = parsed.failure
         problems.add(Location(where, line), message)
         usable = False
-    return parsed.values if usable else None
+    return parsed.values, usable
 
 
 def _is_policy_document(body: Any) -> bool:

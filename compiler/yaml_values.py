@@ -354,6 +354,7 @@ class _Builder:
                 anchors.clear()
                 anchor_lines.clear()
             elif kind is DocumentEndEvent:
+                self._values = values  # counted even if a later document fails
                 if document.body is not None or document.errors or document.notes:
                     self.documents.append(document)
             elif kind is StreamEndEvent:
