@@ -264,7 +264,8 @@ def test_too_many_values() -> None:
     problems = Problems()
     used = parse_text("apiVersion: policypacks/v1\nv: [1, 2, 3]\n", Path("f.yaml"), problems,
                       [], values_left=3)
-    assert used == (4, False) and  # the value over the budget counts "the repository's files hold more than" in str(problems.items[0])
+    assert used == (4, False)  # the value over the budget counts too
+    assert "the repository's files hold more than" in str(problems.items[0])
 
 
 def test_the_pure_python_parser_reads_what_libyaml_reads() -> None:
