@@ -183,15 +183,24 @@ sys.exit(code)
 
 
 def run(args: list[str], cwd: Path) -> Run:
+    return run_all([args], cwd)[0]
+
+
+def run_all(commands: list[list[str]], cwd: Path) -> list[Run]:
+    """Run the commands side by side (each measured on its own) and wait for all."""
     with tempfile.TemporaryDirectory() as scratch:
-        numbers = Path(scratch) / "usage.json"
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", MEASURE, str(numbers), str(POLICYPACKS),
-                               *args], cwd=cwd, capture_output=True, timeout=HANG_SECONDS)
-        wall = time.monotonic() - started
-        usage = json.loads(numbers.read_text())
-    output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
-    return Run(proc.returncode, output, usage["cpu"], wall, usage["rss_kb"] / 1024)
+        procs = [subprocess.Popen([sys.executable, "-c", MEASURE, f"{scratch}/{i}.json",
+                                   str(POLICYPACKS), *args], cwd=cwd, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+                 for i, args in enumerate(commands)]
+        runs = []
+        for i, proc in enumerate(procs):
+            output, _ = proc.communicate(timeout=HANG_SECONDS)
+            usage = json.loads(Path(f"{scratch}/{i}.json").read_text())
+            runs.append(Run(proc.returncode, output.decode("utf-8", "replace"), usage["cpu"],
+                            time.monotonic() - started, usage["rss_kb"] / 1024))
+    return runs
 
 
 def listing(root: Path) -> list[tuple[str, int, int]]:
@@ -210,8 +219,8 @@ def test_a_hostile_repository_fails_fast_and_says_where(case: Hostile, tmp_path:
                                          f"metadata: {{id: {SECRET}}}\nspec: {{}}\n")
     case.make(repo, outside)
     before = listing(tmp_path)
-    for args in (["validate", "repo"], ["build", "repo", "-o", "out/bundle.tar.gz"]):
-        result = run(args, tmp_path)
+    commands = [["validate", "repo"], ["build", "repo", "-o", "out/bundle.tar.gz"]]
+    for args, result in zip(commands, run_all(commands, tmp_path), strict=True):
         shown = result.output[:2000]
         assert result.code == 2, (args, shown)
         assert any(line.startswith(f"repo/{case.where}: ") and case.says in line
