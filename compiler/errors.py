@@ -6,6 +6,7 @@ code the error class carries, so no user mistake ever ends in a traceback.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,23 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+class PolicyWarning(UserWarning):
+    """Worth saying, not an error (a YAML file that is not a policy file was skipped).
+
+    Raised through :mod:`warnings`, so library callers see them as Python warnings (or
+    turn them into errors with ``-W error::policypacks.errors.PolicyWarning``); the CLI
+    prints each on stderr as ``FILE:LINE: warning: message``."""
+
+    def __init__(self, location: Location, message: str):
+        super().__init__(f"{location}: warning: {message}")
+        self.location = location
+        self.text = message
+
+
+def warn(location: Location, message: str) -> None:
+    warnings.warn(PolicyWarning(location, message), stacklevel=2)
 
 
 def display_path(path: Path, base: Path | None = None) -> str:

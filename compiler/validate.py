@@ -119,12 +119,12 @@ def validate_repository(root: Path) -> Repository:
     if not root.is_dir():
         problems.add(Location(display_path(root)), "not a directory")
         problems.raise_if_any()
-    documents = load_repository(root, problems)
+    loaded = load_repository(root, problems)
     regexes: list[tuple[Location, str]] = []
     identities: list[Identity] = []
     packs: list[Pack] = []
     agents: list[Agent] = []
-    for doc in documents:
+    for doc in loaded.documents:
         kind = _check_envelope(doc, problems)
         ctx = Ctx(doc, problems, regexes, doc.line)
         if kind == "Identity":
@@ -133,10 +133,12 @@ def validate_repository(root: Path) -> Repository:
             packs.append(_pack(doc, ctx))
         elif kind == "Agent":
             agents.append(_agent(doc, ctx))
-    identity = _single_identity(identities, root, problems)
     pack_index = _unique("PolicyPack", packs, problems)
     agent_index = _unique("Agent", agents, problems)
-    _check_references(pack_index, agent_index, problems)
+    identity = None
+    if loaded.complete:  # else "no Identity", "unknown pack" may only follow from a lost file
+        identity = _single_identity(identities, root, problems)
+        _check_references(pack_index, agent_index, problems)
     if regexes:
         check_regexes(regexes, problems)
     problems.raise_if_any()

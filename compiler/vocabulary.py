@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+#: The apiVersion of every policy document; YAML files whose documents name no
+#: policypacks apiVersion are skipped (docs/repository.md).
+API_VERSION = "policypacks/v1"
 #: Enforcement levels, strictest first (SPEC section 3: block > require_approval > warn).
 ENFORCEMENTS = ("block", "require_approval", "warn")
 #: Decisions, most permissive first; a decision's strictness is its index here.

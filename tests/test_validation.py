@@ -313,22 +313,22 @@ CORPUS = [
         apiVersion: policypacks/v1
         kind: Agent
         metadata: {id: bot}
-        spec: {packs: [caps}  #! YAML syntax error: while parsing a flow sequence
+        spec: {packs: [caps}  #! YAML syntax error: the '[' opened on line 9 is not closed with ']', or a ',' is missing
         """),
     case("YAML syntax errors in several files", """\
         apiVersion: policypacks/v1
         kind: PolicyPack
-          metadata: {id: caps}  #! YAML syntax error: mapping values are not allowed here
+          metadata: {id: caps}  #! YAML syntax error: a ': ' where no key can start: if this line is a new key, indent it like the keys above it
         """, """\
         apiVersion: policypacks/v1
         kind: PolicyPack
         metadata:
-        \tid: caps  #! YAML syntax error: while scanning for the next token: found character '\\t' that cannot start any token
+        \tid: caps  #! YAML syntax error: YAML does not allow tabs for indentation; use spaces
         """, """\
         apiVersion: policypacks/v1
         kind: PolicyPack
         metadata: {id: caps
-        spec: {}  #! YAML syntax error: while parsing a flow mapping: expected ',' or '}', but got ':'
+        spec: {}  #! YAML syntax error: the '{' opened on line 3 is not closed with '}'
         """, """\
         apiVersion: policypacks/v1
         kind: PolicyPack

@@ -5,12 +5,15 @@ and the one place a :class:`PolicyError` becomes ``FILE:LINE: message`` and an e
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import PolicyError, ValidationFailed
+from ..errors import PolicyError, PolicyWarning, ValidationFailed
 from ..vocabulary import ENV_STORE
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -43,6 +46,24 @@ def failure_json(exc: PolicyError) -> dict[str, Any]:
     return result
 
 
+@contextmanager
+def printing_warnings() -> Iterator[None]:
+    """Print every :class:`PolicyWarning` on stderr as it is raised (``FILE:LINE: warning:
+    message``); other Python warnings go where they always go."""
+    shown = warnings.showwarning
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, PolicyWarning):
+            click.echo(str(message), err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PolicyWarning)
+        warnings.showwarning = show
+        yield
+
+
 class ReportsErrors(click.Command):
     """A command whose user mistakes end as messages and an exit code, never a traceback.
 
@@ -52,7 +73,8 @@ class ReportsErrors(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with printing_warnings():
+                return super().invoke(ctx)
         except PolicyError as exc:
             report(exc)
             if ctx.params.get("as_json") and not isinstance(self, click.Group):
