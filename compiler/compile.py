@@ -13,6 +13,7 @@ from typing import Any
 
 from .catalog import CompileContext, rule_types
 from .input_contract import contract_data
+from .log_mask import log_mask
 from .model import Pack, Repository, Rule
 from .render import render, template_names
 from .vocabulary import package_segment
@@ -95,6 +96,7 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "scoped": {agent_id: sorted(ids) for agent_id, ids in scoped.items()},
         "packs": {pack.id: _pack_data(pack) for pack in repo.packs.values()},
         "rules": rules_by_type,
+        "log_mask": log_mask(repo),
     }
 
 
