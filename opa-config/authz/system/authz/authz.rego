@@ -11,6 +11,7 @@
 #   - probes (no token): GET /health and GET /metrics
 #   - agent: POST its identities' decision and effective-policy documents, nothing else
 #   - publisher: read everything; write policies and data under policypacks/ only
+# entrypoint: true
 package system.authz
 
 default allow := false

@@ -8,6 +8,7 @@
 #   without overlapping roots (this bundle owns system/log, each identity bundle its
 #   own policypacks/<identity>). The decision, its id, the agent and the action type
 #   stay; free text, addresses, attachment names and custom fields are erased.
+# entrypoint: true
 package system.log
 
 # A reference with a variable, not `some x in data.policypacks`: OPA then visits only
