@@ -75,6 +75,12 @@ def opa_group() -> None:
 @BUNDLE_OPT
 @click.option("--addr", default="127.0.0.1:8181", show_default=True,
               help="Address OPA listens on (keep it on loopback for a sidecar).")
+@click.option("--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
+              help="Identity whose decisions the agent token may ask for (repeatable; "
+              "default: $POLICYPACKS_IDENTITY, else the --bundle files' identities).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("opa-state"), show_default=True,
+              help="Where generated tokens (0600) and OPA's authorization bundle live.")
 @click.option("--background", is_flag=True,
               help="Start OPA detached, wait until /health?bundles answers, then return.")
 @click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -86,25 +92,58 @@ def opa_group() -> None:
               help="OPA's log level (decision logs need info).")
 @click.option("--timeout", default=30.0, show_default=True,
               help="Seconds to wait for readiness (--background).")
-@TOKEN_OPT
 @click.argument("opa_args", nargs=-1, type=click.UNPROCESSED)
-def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, background: bool,
-            pid_file: Path, log_file: Path | None, log_level: str, timeout: float,
-            token: str | None, opa_args: tuple[str, ...]) -> None:
-    """Start the pinned opa binary as a server.
+def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
+            identities: tuple[str, ...], state_dir: Path, background: bool, pid_file: Path,
+            log_file: Path | None, log_level: str, timeout: float,
+            opa_args: tuple[str, ...]) -> None:
+    """Start the pinned opa binary as an authenticated, authorized server.
+
+    \b
+    Tokens (never on the command line), for each role agent and publisher:
+      POLICYPACKS_<ROLE>_TOKEN, else the file POLICYPACKS_<ROLE>_TOKEN_FILE names,
+      else STATE_DIR/<role>.token (generated 0600 on first start, then reused).
+    The agent token may only POST its identity's decision and effective documents; the
+    publisher token (publish, doctor) may read everything and write policies and data
+    under policypacks/; /health and /metrics need no token. Decision logs are masked
+    (opa-config/log-mask plus each bundle's generated mask).
 
     In the foreground the command becomes OPA (signals and exit code are OPA's). With
     --background it writes the pid file, waits until OPA's bundles are activated
-    (/health?bundles) and exits 0, or stops OPA and exits 1 showing OPA's log. Arguments
-    after -- go to `opa run` (e.g. -- --authentication=token --authorization=basic).
+    (/health?bundles), printing progress, and exits 0; or stops OPA and exits 1 with the
+    cause (a taken port, OPA's exit, the bundle plugin's last error). Arguments after --
+    go to `opa run`.
     """
+    from ..deploy import tokens
     from ..deploy.sidecar import LocalOpa
 
     config_env(config_file)
     host, port = parse_addr(addr)
-    opa = LocalOpa(bundles=list(bundles), config_file=config_file, port=port, host=host,
-                   log_level=log_level, extra_args=list(opa_args), token=token)
+    known = list(identities) or bundle_identities(bundles)
+    if not known:
+        raise UsageError("give --identity ID (or POLICYPACKS_IDENTITY): the identity whose "
+                         "decisions the agent token may ask for")
+    agent = tokens.resolve("agent", state_dir)
+    publisher = tokens.resolve("publisher", state_dir)
+    authz = tokens.write_authz_bundle(state_dir / "authz", agent, publisher, known)
+    settings = ["--authentication=token", "--authorization=basic"]
+    if config_file is None:  # what opa-config/config.yaml sets, for an OPA without one
+        settings += ["--set", "decision_logs.console=true",
+                     "--set", "decision_logs.mask_decision=/system/log/mask",
+                     "--set", "status.prometheus=true"]
+
+    def progress(seconds: float, last: str) -> None:
+        click.echo(f"waiting for OPA's bundles ({seconds:.0f}s of {timeout:g}s): {last}",
+                   err=True)
+
+    opa = LocalOpa(bundles=[authz, tokens.log_mask_dir(), *bundles], config_file=config_file,
+                   port=port, host=host, log_level=log_level,
+                   extra_args=[*settings, *opa_args], token=publisher.value,
+                   progress=progress)
+    click.echo(f"tokens: agent {agent.source}, publisher {publisher.source} "
+               f"(identities: {', '.join(known)})", err=True)
     if not background:
+        opa.check_port()
         args = opa.command()
         click.echo(f"starting OPA at {opa.url} (Ctrl-C stops it)", err=True)
         sys.stdout.flush()
@@ -126,6 +165,20 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str, back
         raise
     click.echo(f"OPA running at {opa.url} (pid {opa.pid}, log {opa.log_file}); stop it "
                f"with: policypacks opa stop --pid-file {pid_file}")
+
+
+def bundle_identities(bundles: tuple[Path, ...]) -> list[str]:
+    """The identities the --bundle files were built for (their manifests' metadata)."""
+    from ..deploy.publish import read_bundle
+
+    found = []
+    for path in bundles:
+        if path.is_file():
+            try:
+                found.append(read_bundle(path).identity)
+            except UsageError:
+                continue  # OPA itself says what is wrong with it
+    return sorted(set(found))
 
 
 def refuse_running(pid_file: Path) -> None:

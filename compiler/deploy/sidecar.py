@@ -7,8 +7,10 @@ bundle is activated, so "started" means "deciding with the policy", not "listeni
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -40,13 +42,19 @@ def auth_headers(token: str | None) -> dict[str, str]:
 def wait_healthy(url: str, timeout: float = 30.0, bundles: bool = True,
                  process: subprocess.Popen[bytes] | None = None,
                  token: str | None = None,
-                 gone: Callable[[], str | None] | None = None) -> None:
+                 gone: Callable[[], str | None] | None = None,
+                 progress: Callable[[float, str], None] | None = None,
+                 every: float = 5.0, why: Callable[[], str | None] | None = None) -> None:
     """Wait until OPA answers /health (with ?bundles: its bundles are activated).
 
     Stops early when OPA is gone: its ``process`` exited, or ``gone()`` (for OPA in a
-    container) says why it cannot come up any more.
+    container) says why it cannot come up any more. ``progress(seconds, last)`` is called
+    every ``every`` seconds while waiting; ``why()`` says what OPA itself reports as the
+    problem (its bundle plugin's last error), for those lines and the timeout.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    next_report = started + every
     probe = f"{url}/health" + ("?bundles" if bundles else "")
     last = "no answer"
     while time.monotonic() < deadline:
@@ -59,11 +67,70 @@ def wait_healthy(url: str, timeout: float = 30.0, bundles: bool = True,
             answer = requests.get(probe, timeout=1, headers=auth_headers(token))
             if answer.status_code == 200:
                 return
-            last = f"HTTP {answer.status_code}: {answer.text.strip()[:200]}"
+            last = f"HTTP {answer.status_code}" + (
+                ": bundles not activated yet" if bundles and answer.status_code == 500 else "")
         except requests.RequestException as exc:
             last = type(exc).__name__
-        time.sleep(0.05)
-    raise OpaError(f"OPA at {url} was not ready within {timeout:g}s ({last})")
+        if progress is not None and time.monotonic() >= next_report:
+            progress(time.monotonic() - started, (why() if why else None) or last)
+            next_report += every
+        time.sleep(0.2)
+    cause = (why() if why else None) or last
+    raise OpaError(f"OPA at {url} was not ready within {timeout:g}s: {cause}")
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (another process has it), or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def log_events(path: Path | None, offset: int = 0) -> list[dict[str, object] | str]:
+    """OPA's log since ``offset``: JSON lines as objects, anything else as text."""
+    if path is None or not path.exists():
+        return []
+    with open(path, "rb") as log:
+        log.seek(offset)
+        lines = log.read().decode(errors="replace").splitlines()
+    events: list[dict[str, object] | str] = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = line
+        events.append(event if isinstance(event, dict) else line)
+    return [e for e in events if e]
+
+
+def last_bundle_error(path: Path | None, offset: int = 0) -> str | None:
+    """The bundle plugin's last complaint in OPA's JSON log ("Bundle load failed: server
+    replied with Not Found"), with the bundle's name."""
+    for event in reversed(log_events(path, offset)):
+        if isinstance(event, dict) and event.get("level") in ("error", "warning") and \
+                "bundle" in str(event.get("msg", "")).lower():
+            name = event.get("name")
+            return (f"bundle {name}: " if name else "") + str(event["msg"])
+    return None
+
+
+def opa_errors(path: Path | None, offset: int = 0, lines: int = 5) -> str:
+    """OPA's own error lines since ``offset`` (what it said before it exited)."""
+    found = []
+    for event in log_events(path, offset):
+        if isinstance(event, str):
+            found.append(event.strip())
+        elif event.get("level") == "error" and event.get("msg") not in (
+                "Received request.", "Sent response."):
+            found.append(str(event.get("msg")) + (f": {event['err']}" if event.get("err")
+                                                   else ""))
+    unique = [line for i, line in enumerate(found) if line not in found[i + 1:]]
+    return "\n".join(unique[-lines:])
 
 
 def missing_env(config_file: Path, env: Mapping[str, str] | None = None) -> list[str]:
@@ -80,16 +147,6 @@ def missing_env(config_file: Path, env: Mapping[str, str] | None = None) -> list
                          f"{exc.strerror or exc}") from exc
     uncommented = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
     return sorted({name for name in ENV_REFERENCE.findall(uncommented) if not env.get(name)})
-
-
-def log_tail(path: Path | None, offset: int = 0, lines: int = 15) -> str:
-    """The last lines OPA wrote to its log after ``offset`` (where this run began)."""
-    if path is None or not path.exists():
-        return ""
-    with open(path, "rb") as log:
-        log.seek(offset)
-        text = log.read().decode(errors="replace").strip().splitlines()
-    return "\n".join(text[-lines:])
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> bool:
@@ -141,7 +198,8 @@ class LocalOpa:
 
     ``detach`` starts OPA in its own session so it outlives the command that started
     it (``policypacks opa run --background``); ``wait_bundles`` False only waits for the
-    server, for an OPA whose bundle does not exist yet.
+    server, for an OPA whose bundle does not exist yet. ``token`` is sent on every probe
+    (the publisher's, for an OPA started with token authentication).
     """
 
     bundles: list[Path] = field(default_factory=list)
@@ -157,6 +215,10 @@ class LocalOpa:
     detach: bool = False
     wait_bundles: bool = True
     log_offset: int = 0
+    progress: Callable[[float, str], None] | None = None
+    # A label only this process carries, so readiness is checked on *our* OPA, not on
+    # whatever else answers on the port.
+    instance: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
     def url(self) -> str:
@@ -170,21 +232,35 @@ class LocalOpa:
     def command(self) -> list[str]:
         """The ``opa run`` command line (also what ``opa run`` execs in the foreground)."""
         self.port = self.port or free_port()
+        # Request logs one level below OPA's: health probes never flood the log, while
+        # decision logs (info) stay.
         args = [opa_binary(), "run", "--server", "--addr", f"{self.host}:{self.port}",
-                "--log-level", self.log_level, *self.extra_args]
+                "--log-level", self.log_level, "--log-level-request", "debug",
+                "--set", f"labels.policypacks_instance={self.instance}", *self.extra_args]
         if self.config_file:
             args += ["--config-file", str(self.config_file)]
         for bundle in self.bundles:
             args += ["--bundle", str(bundle)]
         return args
 
+    def check_port(self) -> None:
+        if self.port:
+            taken = port_taken(self.host, self.port)
+            if taken:
+                raise OpaError(f"cannot start OPA on {self.host}:{self.port}: {taken} "
+                               "(another process listens there; stop it or give --addr)")
+
     def launch(self) -> LocalOpa:
         """Start the process without waiting for it (see :meth:`wait`)."""
+        self.check_port()
         args = self.command()
+        log: int = subprocess.DEVNULL
         if self.log_file:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self.log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+            # Decision logs are sensitive even masked: owner only.
+            log = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.chmod(self.log_file, 0o600)
         try:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -193,20 +269,42 @@ class LocalOpa:
         except OSError as exc:
             raise OpaError(f"cannot start {args[0]}: {exc}") from exc
         finally:
-            if not isinstance(log, int):
-                log.close()
+            if log != subprocess.DEVNULL:
+                os.close(log)
         return self
 
+    def bundle_error(self) -> str | None:
+        return last_bundle_error(self.log_file, self.log_offset)
+
+    def answering_instance(self) -> str | None:
+        """The instance label of the OPA answering on our port (GET /v1/config)."""
+        try:
+            answer = requests.get(f"{self.url}/v1/config", timeout=2,
+                                  headers=auth_headers(self.token))
+            labels = answer.json().get("result", {}).get("labels", {})
+        except (requests.RequestException, ValueError, AttributeError):
+            return None
+        return labels.get("policypacks_instance") if isinstance(labels, dict) else None
+
     def wait(self, timeout: float = 30.0) -> LocalOpa:
-        """Wait for readiness; on failure stop OPA and raise with the end of its log."""
+        """Wait for readiness; on failure stop OPA and raise with what OPA said."""
         try:
             wait_healthy(self.url, timeout, bundles=self.wait_bundles, process=self.process,
-                         token=self.token)
+                         token=self.token, progress=self.progress, why=self.bundle_error)
+            if self.answering_instance() != self.instance:
+                time.sleep(0.2)  # it may have exited just now: then say so
+                if self.process is not None and self.process.poll() is not None:
+                    raise OpaError(f"OPA exited with code {self.process.returncode} "
+                                   "before it was ready")
+                raise OpaError(f"another process answers on {self.host}:{self.port}, not "
+                               "the OPA just started")
         except OpaError as exc:
             self.stop()
-            tail = log_tail(self.log_file, self.log_offset)
-            raise OpaError(f"{exc}" + (f"\nOPA's log ({self.log_file}):\n{tail}" if tail
-                                       else "")) from None
+            said = "\n".join(line for line in opa_errors(self.log_file, self.log_offset)
+                             .splitlines() if line not in str(exc))
+            raise OpaError(f"{exc}" + (f"\nOPA said:\n{said}" if said else "")
+                           + (f"\n(OPA's log: {self.log_file})" if self.log_file else "")
+                           ) from None
         except BaseException:
             self.stop()
             raise
