@@ -57,20 +57,35 @@ def content_revision(compiled: CompiledPolicy) -> str:
     return "sha256-" + digest.hexdigest()[:16]
 
 
-def manifest(compiled: CompiledPolicy) -> dict[str, Any]:
+def content_digest(files: dict[str, bytes]) -> str:
+    """A digest of the bundle's policy and data files (not the manifest or signatures),
+    kept in the manifest: OPA shows it for the active bundle, so ``publish`` can tell two
+    bundles with the same revision but different content apart."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        if path.lstrip("/") not in (".manifest", ".signatures.json"):
+            digest.update(path.lstrip("/").encode() + b"\0"
+                          + hashlib.sha256(files[path]).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def manifest(compiled: CompiledPolicy, digest: str = "") -> dict[str, Any]:
+    metadata = {"identity": compiled.identity, "generator": "policypacks"}
+    if digest:
+        metadata["content_digest"] = digest
     return {
         "revision": compiled.config["revision"],
         "roots": [compiled.root],
         "rego_version": REGO_VERSION,
-        "metadata": {"identity": compiled.identity, "generator": "policypacks"},
+        "metadata": metadata,
     }
 
 
 def bundle_files(compiled: CompiledPolicy) -> dict[str, bytes]:
     """Every file of the bundle: path -> bytes."""
-    files = {".manifest": canonical_json(manifest(compiled)),
-             f"{compiled.root}/config/data.json": canonical_json(compiled.config)}
+    files = {f"{compiled.root}/config/data.json": canonical_json(compiled.config)}
     files.update({path: source.encode() for path, source in compiled.modules.items()})
+    files[".manifest"] = canonical_json(manifest(compiled, content_digest(files)))
     return files
 
 

@@ -20,8 +20,12 @@ import click
 from ..errors import EXIT_FAILURE, OpaError, UsageError
 from .options import JSON_OPT, command, emit_json, group
 
-TOKEN_OPT = click.option("--token", envvar="POLICYPACKS_OPA_TOKEN", show_envvar=True,
-                         help="Bearer token for an OPA started with --authentication=token.")
+TOKEN_OPT = click.option("--token", help="Bearer token for OPA (visible to other local users "
+                         "in the process list: prefer --token-file or the environment).")
+TOKEN_FILE_OPT = click.option(
+    "--token-file", type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding OPA's bearer token. Default: POLICYPACKS_PUBLISHER_TOKEN, the file "
+    "POLICYPACKS_PUBLISHER_TOKEN_FILE names, else POLICYPACKS_OPA_TOKEN.")
 CONFIG_OPT = click.option("--config", "config_file",
                           type=click.Path(exists=True, dir_okay=False, path_type=Path),
                           help="OPA configuration (e.g. opa-config/config.yaml); the "
@@ -226,8 +230,9 @@ def opa_stop(pid_file: Path) -> None:
 @click.option("--timeout", default=60.0, show_default=True,
               help="Seconds to wait for readiness (includes pulling the image).")
 @TOKEN_OPT
+@TOKEN_FILE_OPT
 def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host: str,
-           name: str, timeout: float, token: str | None) -> None:
+           name: str, timeout: float, token: str | None, token_file: Path | None) -> None:
     """Start OPA (the pinned openpolicyagent/opa image) in Docker, detached.
 
     Needs the docker Python package and a Docker engine that answers; otherwise says so
@@ -242,7 +247,9 @@ def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host:
                        "host.docker.internal to reach this host", err=True)
     opa = ContainerOpa(name=name, port=port, host=host, config_file=config_file,
                        bundles=list(bundles), env=env)
-    container = opa.up(timeout=timeout, token=token)
+    from ..deploy.tokens import client_token
+
+    container = opa.up(timeout=timeout, token=client_token(token, token_file))
     click.echo(f"OPA running at {opa.url} (container {name}, {opa.image}, id "
                f"{container.short_id}); stop it with: policypacks opa down --name {name}")
 
@@ -265,48 +272,69 @@ def opa_down(name: str) -> None:
 @click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Place the bundle in this directory (served to OPA's bundle polling).")
 @click.option("--name", help="File name in --to (default: <identity>.tar.gz).")
+@click.option("--verification-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="POLICYPACKS_VERIFICATION_KEY", show_envvar=True,
+              help="Public key (PEM) or HMAC secret file: the bundle must be signed with "
+              "it (checked by `opa build --verification-key` before anything moves).")
+@click.option("--signing-alg", default="RS256", show_default=True,
+              envvar="POLICYPACKS_SIGNING_ALG", help="Algorithm of the signature.")
 @TOKEN_OPT
+@TOKEN_FILE_OPT
 @click.option("--timeout", default=30.0, show_default=True,
               help="Seconds to wait until OPA reports the bundle's revision.")
 @JSON_OPT
 def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
-                    name: str | None, token: str | None, timeout: float,
+                    name: str | None, verification_key: Path | None, signing_alg: str,
+                    token: str | None, token_file: Path | None, timeout: float,
                     as_json: bool) -> None:
-    """Publish a bundle and wait until OPA reports its revision as active.
+    """Verify a bundle, publish it and wait until OPA decides with it.
 
     \b
       publish bundle.tar.gz --opa http://127.0.0.1:8181        push over OPA's REST API
       publish bundle.tar.gz --to /srv/bundles --opa URL        place for bundle polling
-    A running OPA picks the new revision up without a restart. Exits 1 when OPA does not
-    report the revision within --timeout.
+    A signed bundle is verified first (--verification-key; an unsigned one is refused
+    when a key is given). A running OPA picks the new revision up without a restart.
+    Exits 1 when verification fails, when OPA already runs the same revision with other
+    content, when OPA reports an error activating it, or when it does not report the
+    revision within --timeout.
     """
+    from datetime import UTC, datetime
+
+    from ..deploy import publish as steps
     from ..deploy.api import OpaApi
-    from ..deploy.publish import place, push, read_bundle, wait_for_revision
+    from ..deploy.tokens import client_token
 
     if not opa_url and not directory:
         raise UsageError("give --opa URL (push) or --to DIR (bundle polling)")
-    parsed = read_bundle(bundle)
-    api = OpaApi(opa_url, token) if opa_url else None
+    parsed = steps.read_bundle(bundle)
+    verified = steps.verify_signature(parsed, verification_key, signing_alg)
+    api = OpaApi(opa_url, client_token(token, token_file)) if opa_url else None
     result: dict[str, Any] = {"bundle": str(bundle), "revision": parsed.revision,
-                              "root": parsed.root, "opa": opa_url}
+                              "root": parsed.root, "opa": opa_url, "verified": verified}
+    if api is not None:
+        steps.refuse_same_revision(api, parsed, push_mode=directory is None)
+    since = None
     if directory:
-        target = place(parsed, directory, name)
+        steps.refuse_same_revision_file(parsed, directory / (name or f"{parsed.identity}.tar.gz"))
+        since = datetime.now(UTC)
+        target = steps.place(parsed, directory, name)
         result.update(mode="directory", path=str(target))
         said = f"placed {target}"
     else:
         assert api is not None
-        report = push(parsed, api)
+        report = steps.push(parsed, api)
         result.update(mode="push", policies_updated=report.updated,
                       policies_unchanged=len(report.unchanged),
                       policies_removed=report.removed, data=report.data)
         said = (f"pushed to {api.url}: {len(report.updated)} policies updated, "
                 f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, data "
                 f"{', '.join(report.data)}")
+    said = ("signature verified; " if verified else "") + said
     if api is not None:
         from .console import Waiting
 
-        with Waiting(f"waiting for OPA to report revision {parsed.revision}"):
-            result["seconds"] = round(wait_for_revision(api, parsed, timeout), 3)
+        with Waiting(f"waiting for OPA to activate revision {parsed.revision}"):
+            result["seconds"] = round(steps.wait_active(api, parsed, timeout, since), 3)
         result["active"] = True
         said += f"; revision {parsed.revision} active after {result['seconds']:.1f}s"
     else:
@@ -363,20 +391,23 @@ def parse_duration(value: str) -> timedelta:
               help="Audit store URL, for recent violations.")
 @click.option("--since", default="24h", show_default=True, help="Window for violations.")
 @TOKEN_OPT
+@TOKEN_FILE_OPT
 @JSON_OPT
 def doctor_command(opa_url: str, identity: str | None, agent: str | None,
                    revision: str | None, store: str | None, since: str, token: str | None,
-                   as_json: bool) -> None:
+                   token_file: Path | None, as_json: bool) -> None:
     """Check a running sidecar, each finding with a fix: OPA reachable, bundles and the
     expected revision active, the decision endpoint, the agent declared with packs and
     enforcement, recent violations. Exits 1 when a check fails."""
     from ..deploy.api import OpaApi
     from ..deploy.doctor import Doctor, render_text
+    from ..deploy.tokens import client_token
 
     window = parse_duration(since)
     started = time.monotonic()
-    checks = Doctor(OpaApi(opa_url, token, timeout=3.0), identity=identity, agent=agent,
-                    revision=revision, store=store, since=window).run()
+    api = OpaApi(opa_url, client_token(token, token_file), timeout=3.0)
+    checks = Doctor(api, identity=identity, agent=agent, revision=revision, store=store,
+                    since=window).run()
     ok = not any(c.status == "fail" for c in checks)
     if as_json:
         emit_json({"ok": ok, "opa": opa_url, "seconds": round(time.monotonic() - started, 3),

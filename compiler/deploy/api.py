@@ -38,8 +38,9 @@ class OpaApi:
             raise OpaError(f"cannot reach OPA at {self.url}: {short_reason(exc)}") from exc
         if answer.status_code in (401, 403):
             raise OpaError(f"OPA at {self.url} refused {method} {path} (HTTP "
-                           f"{answer.status_code}: {error_message(answer)}): give its "
-                           f"token with --token or POLICYPACKS_OPA_TOKEN")
+                           f"{answer.status_code}: {error_message(answer)}): send the "
+                           "publisher token (POLICYPACKS_PUBLISHER_TOKEN_FILE=opa-state/"
+                           "publisher.token, or --token-file)")
         return answer
 
     def expect_ok(self, answer: requests.Response, what: str) -> requests.Response:

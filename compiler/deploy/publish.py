@@ -10,7 +10,12 @@ Two ways, both reading only the bundle file (what CI built is what is published)
   static server lets OPA's bundle polling fetch it; OPA swaps bundles atomically.
 
 Either way "published" means OPA reports the bundle's revision at
-``data.<root>.config.revision`` (what every decision carries), not that a file moved.
+``data.<root>.config.revision`` (what every decision carries) with no activation error
+after it was placed, not that a file moved. Before anything is pushed or placed, a signed
+bundle is verified by ``opa build --verification-key`` (OPA's own check: signature and
+every file's digest), and a bundle that differs from what OPA runs under the same
+revision is refused (the manifest carries a content digest, and OPA shows the active
+bundle's manifest at ``data.system.bundles``).
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..bundle import write_atomically
+from ..bundle import content_digest, write_atomically
 from ..errors import OpaError, UsageError
+from ..opa.binary import run
 from .api import UNDEFINED, OpaApi
 
 
@@ -35,6 +43,12 @@ class Bundle:
     manifest: dict[str, Any]
     modules: dict[str, str]  # bundle path (no leading /) -> Rego source
     data: dict[str, Any]  # data path, e.g. "policypacks/acme/config" -> document
+    signed: bool = False
+
+    @property
+    def digest(self) -> str:
+        """The content digest ``policypacks build`` put in the manifest ("" if none)."""
+        return str((self.manifest.get("metadata") or {}).get("content_digest") or "")
 
     @property
     def revision(self) -> str:
@@ -57,8 +71,8 @@ class Bundle:
 def read_bundle(path: Path) -> Bundle:
     """Read and check a bundle built by ``policypacks build`` (a .tar.gz OPA bundle).
 
-    A ``.signatures.json`` is ignored: OPA verifies signatures when it downloads a
-    bundle (``--to``); a push over the REST API cannot carry one.
+    Its files must match the content digest its manifest claims. Signatures are checked
+    by :func:`verify_signature` (a push over the REST API cannot carry them to OPA).
     """
     try:
         raw = path.read_bytes()
@@ -85,7 +99,37 @@ def read_bundle(path: Path) -> Bundle:
                          "OPA's data; policypacks bundles keep data under their root")
     modules = {name: content.decode() for name, content in files.items()
                if name.endswith(".rego")}
-    return Bundle(path, raw, manifest, modules, data)
+    bundle = Bundle(path, raw, manifest, modules, data, signed=".signatures.json" in files)
+    if bundle.digest and bundle.digest != content_digest(files):
+        raise OpaError(f"{path}: refused: its files do not match the content digest in "
+                       "its manifest (changed after `policypacks build`?)")
+    return bundle
+
+
+def verify_signature(bundle: Bundle, key: Path | None, algorithm: str = "RS256") -> bool:
+    """Verify a signed bundle the way OPA does when it loads one; True when verified.
+
+    With a key, an unsigned bundle or one whose signature or file digests do not check
+    out is refused. Without one, a signed bundle is refused too: publishing it unchecked
+    would only move the check to OPA, after the bundle is already placed.
+    """
+    if key is None:
+        if bundle.signed:
+            raise UsageError(f"{bundle.path} is signed: give --verification-key (or "
+                             "POLICYPACKS_VERIFICATION_KEY) so publish verifies it before "
+                             "OPA sees it")
+        return False
+    if not bundle.signed:
+        raise OpaError(f"{bundle.path}: refused: not signed, and a verification key is "
+                       "configured (build it with policypacks build --signing-key)")
+    with tempfile.TemporaryDirectory(prefix="policypacks-verify-") as tmp:
+        proc = run(["build", "--bundle", str(bundle.path.resolve()), "--verification-key",
+                    str(key.resolve()), "--signing-alg", algorithm, "--output",
+                    str(Path(tmp) / "verified.tar.gz")])
+    if proc.returncode != 0:
+        said = (proc.stderr or proc.stdout).strip().removeprefix("error: ")
+        raise OpaError(f"{bundle.path}: refused: signature verification failed: {said}")
+    return True
 
 
 @dataclass
@@ -165,6 +209,124 @@ def place(bundle: Bundle, directory: Path, name: str | None = None) -> Path:
     target = directory / filename
     write_atomically(target, bundle.raw)
     return target
+
+
+def active_manifest(api: OpaApi, root: str) -> tuple[str, dict[str, Any]] | None:
+    """The bundle OPA serves ``root`` from, and its manifest (``data.system.bundles``)."""
+    bundles = api.data("system/bundles")
+    if not isinstance(bundles, dict):
+        return None
+    for name, info in sorted(bundles.items()):
+        manifest = (info or {}).get("manifest") or {}
+        if root in (manifest.get("roots") or []):
+            return name, manifest
+    return None
+
+
+def refuse_same_revision(api: OpaApi, bundle: Bundle, push_mode: bool) -> None:
+    """Refuse a bundle whose revision OPA already runs with other content: OPA (and
+    every decision's ``revision``) could not tell the two apart."""
+    seen = api.data(bundle.revision_path)
+    if seen != bundle.revision:
+        return
+    same_revision = (f"OPA at {api.url} already runs revision {bundle.revision} of "
+                     f"{bundle.root} with different content; refused: build it with a new "
+                     "revision (policypacks build --revision, or commit the change)")
+    if push_mode:
+        loaded = {p["id"]: p.get("raw", "") for p in api.policies()}
+        ours = {k: v for k, v in loaded.items() if k.startswith(bundle.root + "/")}
+        differs = ours != bundle.modules or any(
+            api.data(path) != document for path, document in bundle.data.items())
+        if differs:
+            raise OpaError(same_revision)
+        return
+    active = active_manifest(api, bundle.root)
+    digest = str(((active or ("", {}))[1].get("metadata") or {}).get("content_digest") or "")
+    if active is not None and digest != bundle.digest:
+        raise OpaError(same_revision + f" (active {digest or 'no digest'}, this bundle "
+                       f"{bundle.digest or 'no digest'})")
+
+
+def refuse_same_revision_file(bundle: Bundle, target: Path) -> None:
+    """The same check against the file already placed where OPA polls."""
+    if not target.is_file():
+        return
+    try:
+        placed = read_bundle(target)
+    except (UsageError, OpaError):
+        return  # a broken file there is replaced
+    if placed.revision == bundle.revision and placed.digest != bundle.digest:
+        raise OpaError(f"{target} already holds revision {bundle.revision} with different "
+                       "content; refused: build it with a new revision")
+
+
+def opa_time(value: Any) -> datetime | None:
+    """OPA's RFC 3339 timestamps (nanoseconds) as a datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.rstrip("Z")
+    whole, _, fraction = text.partition(".")
+    try:
+        return datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}+00:00")
+    except ValueError:
+        return None
+
+
+def activation_error(api: OpaApi, since: datetime) -> str | None:
+    """A bundle error OPA reported for a download or activation started after ``since``
+    (the new bundle was refused: bad signature, digest mismatch, compile error)."""
+    try:
+        status = api.status() or {}
+    except OpaError:
+        return None
+    for name, info in sorted((status.get("bundles") or {}).items()):
+        if not (info.get("code") or info.get("errors")):
+            continue
+        when = opa_time(info.get("last_request")) or opa_time(info.get("last_successful_request"))
+        if when is not None and when >= since:
+            details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                                for e in info.get("errors") or [])
+            return f"bundle {name}: {info.get('message') or info.get('code')}" + (
+                f" ({details})" if details and details not in str(info.get("message")) else "")
+    return None
+
+
+def wait_active(api: OpaApi, bundle: Bundle, timeout: float, since: datetime | None = None,
+                interval: float = 0.2) -> float:
+    """Wait until OPA decides with this bundle; seconds waited.
+
+    Its revision at ``data.<root>.config.revision`` and, when OPA polls it (``since`` is
+    when it was placed), the active bundle's content digest; an activation error OPA
+    reports after ``since`` ends the wait at once with OPA's message.
+    """
+    started = time.monotonic()
+    if since is None:
+        return wait_for_revision(api, bundle, timeout, interval)
+    deadline = started + timeout
+    while True:
+        error = activation_error(api, since)
+        if error:
+            raise OpaError(f"OPA at {api.url} refused revision {bundle.revision} of "
+                           f"{bundle.root}: {error}")
+        try:
+            seen = api.data(bundle.revision_path)
+            active = active_manifest(api, bundle.root) if seen == bundle.revision else None
+        except OpaError:
+            seen, active = UNDEFINED, None
+        if active is not None and (not bundle.digest or str(
+                (active[1].get("metadata") or {}).get("content_digest")) == bundle.digest):
+            return time.monotonic() - started
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    reports = ("no policypacks revision" if seen is UNDEFINED else f"revision {seen}"
+               if seen != bundle.revision else
+               f"revision {seen} but other content (active bundle digest "
+               f"{str((active or ('', {}))[1].get('metadata', {}).get('content_digest'))})")
+    lines = [f"OPA at {api.url} did not activate revision {bundle.revision} of "
+             f"{bundle.root} within {timeout:g}s; it reports {reports}"]
+    lines += [f"  {problem}" for problem in api.bundle_problems()]
+    raise OpaError("\n".join(lines))
 
 
 def wait_for_revision(api: OpaApi, bundle: Bundle, timeout: float,

@@ -141,13 +141,14 @@ class PolicyClient:
     actions through when OPA cannot answer: an explicit, logged and recorded opt-out of
     failing closed. ``spend_actions`` are the action types whose amounts count as spend
     (list the ``actions`` of your ``spending_limit`` rules if they are not ``[spend]``).
+    ``token`` (default ``$POLICYPACKS_OPA_TOKEN``) is the sidecar's agent token.
     """
 
     def __init__(self, opa_url: str, identity: str, agent: str,
                  store: str | Store | None = None, timeout: float = 1.0,
                  on_error: Literal["block", "allow"] = "block", keep_text: bool = False,
                  spend_actions: Iterable[str] = DEFAULT_SPEND_ACTIONS,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, token: str | None = None):
         if not ID_PATTERN.match(identity):
             raise ValueError(f"identity {identity!r} is not an identity id")
         if on_error not in ("block", "allow"):
@@ -158,6 +159,10 @@ class PolicyClient:
         self.spend_actions = tuple(spend_actions)
         self.url = self.opa_url + decision_path(identity)
         self.session = session or requests.Session()
+        # The agent token of an OPA started by `policypacks opa run` (never logged).
+        token = token or os.environ.get("POLICYPACKS_OPA_TOKEN")
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token.strip()}"
         store = store if store is not None else os.environ.get(ENV_STORE)
         self.store: Store | None = open_store(store) if isinstance(store, str) else store
         if self.store is None:
