@@ -96,10 +96,17 @@ def opa_group() -> None:
               help="OPA's log level (decision logs need info).")
 @click.option("--timeout", default=30.0, show_default=True,
               help="Seconds to wait for readiness (--background).")
+@click.option("--verification-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="POLICYPACKS_VERIFICATION_KEY", show_envvar=True,
+              help="With --config: OPA accepts only bundles signed with this key (public "
+              "PEM, or HMAC secret file), as key id 'policypacks'.")
+@click.option("--signing-alg", default="RS256", show_default=True,
+              envvar="POLICYPACKS_SIGNING_ALG", help="Algorithm of the bundle signatures.")
 @click.argument("opa_args", nargs=-1, type=click.UNPROCESSED)
 def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
             identities: tuple[str, ...], state_dir: Path, background: bool, pid_file: Path,
             log_file: Path | None, log_level: str, timeout: float,
+            verification_key: Path | None, signing_alg: str,
             opa_args: tuple[str, ...]) -> None:
     """Start the pinned opa binary as an authenticated, authorized server.
 
@@ -135,6 +142,11 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
         settings += ["--set", "decision_logs.console=true",
                      "--set", "decision_logs.mask_decision=/system/log/mask",
                      "--set", "status.prometheus=true"]
+    if verification_key is not None:
+        if config_file is None:
+            raise UsageError("--verification-key applies to the bundle OPA polls: give "
+                             "--config (a --bundle file is loaded as it is)")
+        settings += signing_settings(verification_key, signing_alg)
 
     def progress(seconds: float, last: str) -> None:
         click.echo(f"waiting for OPA's bundles ({seconds:.0f}s of {timeout:g}s): {last}",
@@ -169,6 +181,14 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
         raise
     click.echo(f"OPA running at {opa.url} (pid {opa.pid}, log {opa.log_file}); stop it "
                f"with: policypacks opa stop --pid-file {pid_file}")
+
+
+def signing_settings(key: Path, algorithm: str, bundle: str = "policypacks") -> list[str]:
+    """OPA settings that make the polled bundle's signature mandatory, always naming the
+    key id (a bundle signed without one is checked against this key, never skipped)."""
+    return ["--set-file", f"keys.policypacks.key={key.resolve()}",
+            "--set", f"keys.policypacks.algorithm={algorithm}",
+            "--set", f"bundles.{bundle}.signing.keyid=policypacks"]
 
 
 def bundle_identities(bundles: tuple[Path, ...]) -> list[str]:
