@@ -4,8 +4,10 @@ real opa binary (and Docker only when an engine answers)."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,12 @@ import requests
 import yaml
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide
+from sidecar_support import sidecar
 
 from policypacks.cli.deploy import opa_group, publish_command
 from policypacks.deploy.bundle_server import BundleServer
-from policypacks.deploy.sidecar import free_port, is_opa_process, stop_pid, wait_healthy
+from policypacks.deploy.sidecar import LocalOpa, free_port, is_opa_process, wait_healthy
+from policypacks.errors import OpaError
 from policypacks.opa.binary import PROJECT_ROOT, pinned_versions
 
 OPA_CONFIG = PROJECT_ROOT / "opa-config"
@@ -35,29 +39,25 @@ def running(pid: int) -> bool:
 
 
 def test_run_in_the_background_with_a_pid_file_then_stop(tmp_path: Path) -> None:
-    pid_file = tmp_path / "opa.pid"
-    port = free_port()
-    result = opa("run", "--bundle", bundle_file(tmp_path, "rev-a"), "--addr",
-                 f"127.0.0.1:{port}", "--background", "--pid-file", pid_file)
-    pid = int(pid_file.read_text())
-    try:
-        assert result.exit_code == 0, result.output
-        assert f"http://127.0.0.1:{port}" in result.output and str(pid) in result.output
-        url = f"http://127.0.0.1:{port}"
-        assert requests.get(f"{url}/health?bundles", timeout=5).status_code == 200
-        assert decide(url, SPEND_40)["revision"] == "rev-a"
+    with sidecar(tmp_path, "--bundle", bundle_file(tmp_path, "rev-a")) as opa_:
+        pid = int(opa_.pid_file.read_text())
+        assert opa_.url in opa_.result.output and str(pid) in opa_.result.output
+        assert requests.get(f"{opa_.url}/health?bundles", timeout=5).status_code == 200
+        assert opa_.decide(SPEND_40)["revision"] == "rev-a"
         assert running(pid)
 
         again = opa("run", "--addr", f"127.0.0.1:{free_port()}", "--background",
-                    "--pid-file", pid_file)
+                    "--pid-file", opa_.pid_file, "--identity", "acme",
+                    "--state-dir", opa_.state)
         assert again.exit_code == 1 and f"already runs with pid {pid}" in again.output
 
-        stopped = opa("stop", "--pid-file", pid_file)
+        stopped = opa("stop", "--pid-file", opa_.pid_file)
         assert stopped.exit_code == 0 and f"stopped OPA (pid {pid})" in stopped.output
-        assert not running(pid) and not pid_file.exists()
-        assert (tmp_path / "opa.log").exists()
-    finally:
-        stop_pid(pid)
+        assert not running(pid) and not opa_.pid_file.exists()
+    # Tokens and the decision log are for their owner only; probes are not logged.
+    for path in (opa_.log, opa_.state / "agent.token", opa_.state / "publisher.token"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert "/health" not in opa_.log.read_text()
 
 
 def test_run_with_the_shipped_config_polls_the_identity_bundle(tmp_path: Path) -> None:
@@ -66,22 +66,13 @@ def test_run_with_the_shipped_config_polls_the_identity_bundle(tmp_path: Path) -
     result = CliRunner().invoke(publish_command, [str(bundle_file(tmp_path, "rev-a")),
                                                   "--to", str(served)])
     assert result.exit_code == 0, result.output
-    pid_file = tmp_path / "opa.pid"
     with BundleServer(served) as server:
         env = {"BUNDLE_SERVICE_URL": server.url, "POLICYPACKS_IDENTITY": "acme"}
-        port = free_port()
-        result = opa("run", "--config", OPA_CONFIG / "config.yaml", "--addr",
-                     f"127.0.0.1:{port}", "--background", "--pid-file", pid_file, env=env)
-        try:
-            assert result.exit_code == 0, result.output
-            url = f"http://127.0.0.1:{port}"
-            assert decide(url, SPEND_40)["revision"] == "rev-a"
-            status = requests.get(f"{url}/v1/status", timeout=5).json()["result"]
+        with sidecar(tmp_path, "--config", OPA_CONFIG / "config.yaml", env=env) as opa_:
+            assert opa_.decide(SPEND_40)["revision"] == "rev-a"
+            status = opa_.call("GET", "/v1/status", opa_.publisher_token).json()["result"]
             assert status["bundles"]["policypacks"]["active_revision"] == "rev-a"
-        finally:
-            stop_pid(int(pid_file.read_text()))
-    log = (tmp_path / "opa.log").read_text()
-    assert '"decision_id"' in log  # decision logs go to the console (OPA's log)
+    assert '"decision_id"' in opa_.log.read_text()  # decision logs go to OPA's log
 
 
 def test_run_names_unset_config_variables(tmp_path: Path) -> None:
@@ -93,31 +84,75 @@ def test_run_names_unset_config_variables(tmp_path: Path) -> None:
     assert not (tmp_path / "opa.pid").exists()
 
 
-def test_run_reports_an_opa_that_dies_with_its_log(tmp_path: Path) -> None:
+def test_run_without_an_identity_for_the_agent_token_is_bad_input(tmp_path: Path) -> None:
+    result = opa("run", "--background", "--pid-file", tmp_path / "opa.pid", "--state-dir",
+                 tmp_path / "state", env={"POLICYPACKS_IDENTITY": ""})
+    assert result.exit_code == 2 and "give --identity ID" in result.output
+
+
+def test_run_reports_an_opa_that_dies_with_what_it_said(tmp_path: Path) -> None:
     broken = tmp_path / "broken.tar.gz"
     broken.write_text("not gzip")
     pid_file = tmp_path / "opa.pid"
-    result = opa("run", "--bundle", broken, "--addr", f"127.0.0.1:{free_port()}",
-                 "--background", "--pid-file", pid_file)
+    result = opa("run", "--bundle", broken, "--identity", "acme", "--addr",
+                 f"127.0.0.1:{free_port()}", "--background", "--pid-file", pid_file,
+                 "--state-dir", tmp_path / "state")
     assert result.exit_code == 1
     assert "OPA exited with code 1 before it was ready" in result.output
-    assert "bundle read failed" in result.output  # the end of OPA's own log says why
+    assert "bundle read failed" in result.output  # OPA's own words say why
     assert not pid_file.exists()
 
 
-def test_run_stops_an_opa_that_is_not_ready_in_time(tmp_path: Path) -> None:
+def test_run_waiting_for_a_bundle_shows_progress_then_the_bundle_error(tmp_path: Path) -> None:
+    """The bundle service answers 404 (nothing published yet): progress lines while
+    waiting, then OPA's own reason, and no flood of OPA's request log."""
     pid_file = tmp_path / "opa.pid"
     port = free_port()
-    env = {"BUNDLE_SERVICE_URL": f"http://127.0.0.1:{free_port()}",  # nobody listens
-           "POLICYPACKS_IDENTITY": "acme"}
-    result = opa("run", "--config", OPA_CONFIG / "config.yaml", "--addr",
-                 f"127.0.0.1:{port}", "--background", "--pid-file", pid_file,
-                 "--timeout", "1", env=env)
+    (tmp_path / "empty").mkdir()
+    with BundleServer(tmp_path / "empty") as server:
+        env = {"BUNDLE_SERVICE_URL": server.url, "POLICYPACKS_IDENTITY": "acme"}
+        result = opa("run", "--config", OPA_CONFIG / "config.yaml", "--addr",
+                     f"127.0.0.1:{port}", "--background", "--pid-file", pid_file,
+                     "--state-dir", tmp_path / "state", "--timeout", "6", env=env)
     assert result.exit_code == 1
-    assert "was not ready within 1s" in result.output and "not activated" in result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("waiting for OPA's bundles (5s of 6s)") for line in lines)
+    assert (f"OPA at http://127.0.0.1:{port} was not ready within 6s: bundle policypacks: "
+            "Bundle load failed: server replied with Not Found") in result.output
+    assert len(lines) < 10 and "/health" not in result.output
     assert not pid_file.exists()
     with pytest.raises(requests.ConnectionError):  # and it was stopped
         requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_run_on_a_taken_port_fails_at_once(tmp_path: Path) -> None:
+    with sidecar(tmp_path / "first", "--bundle", bundle_file(tmp_path, "rev-a")) as first:
+        port = first.url.rsplit(":", 1)[1]
+        pid_file = tmp_path / "second.pid"
+        started = time.monotonic()
+        result = opa("run", "--bundle", bundle_file(tmp_path, "rev-b"), "--addr",
+                     f"127.0.0.1:{port}", "--background", "--pid-file", pid_file,
+                     "--state-dir", tmp_path / "state")
+        assert result.exit_code == 1
+        assert time.monotonic() - started < 5
+        assert f"cannot start OPA on 127.0.0.1:{port}: Address already in use" in result.output
+        assert "OPA running" not in result.output and not pid_file.exists()
+        assert first.decide(SPEND_40)["revision"] == "rev-a"  # the first one is untouched
+
+
+def test_an_opa_that_loses_the_port_race_is_not_taken_for_ready(tmp_path: Path) -> None:
+    """The port was free when checked, then another server got it first: the one that
+    answers /health is not ours, which the instance label tells."""
+    with LocalOpa(bundles=[bundle_file(tmp_path, "rev-a")]) as other:
+        late = LocalOpa(bundles=[bundle_file(tmp_path, "rev-b")], port=other.port,
+                        log_file=tmp_path / "late.log")
+        late.check_port = lambda: None  # type: ignore[method-assign]
+        with pytest.raises(OpaError) as refused:
+            late.start(timeout=10)
+    message = str(refused.value)
+    assert "OPA exited with code 1 before it was ready" in message or \
+        f"another process answers on 127.0.0.1:{other.port}" in message
+    assert late.process is not None and late.process.poll() is not None
 
 
 def test_run_in_the_foreground_becomes_opa(tmp_path: Path) -> None:
@@ -125,11 +160,16 @@ def test_run_in_the_foreground_becomes_opa(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "policypacks.cli", "opa", "run", "--addr",
          f"127.0.0.1:{port}", "--bundle", str(bundle_file(tmp_path, "rev-a")),
-         "--log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--log-level", "error", "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", timeout=20, process=process)
         assert is_opa_process(process.pid)  # exec'd: the pid is OPA's, signals reach it
-        assert decide(f"http://127.0.0.1:{port}", SPEND_40)["revision"] == "rev-a"
+        token = (tmp_path / "state" / "agent.token").read_text().strip()
+        answer = requests.post(f"http://127.0.0.1:{port}/v1/data/policypacks/acme/decision",
+                               json={"input": SPEND_40}, timeout=5,
+                               headers={"Authorization": f"Bearer {token}"})
+        assert answer.json()["result"]["revision"] == "rev-a"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -173,7 +213,7 @@ def test_shipped_files_poll_the_bundle_and_pin_the_opa_version() -> None:
     assert bundle["resource"] == "${POLICYPACKS_IDENTITY}.tar.gz"
     polling = bundle["polling"]
     assert 0 < polling["min_delay_seconds"] < polling["max_delay_seconds"] <= 120
-    assert config["decision_logs"] == {"console": True}
+    assert config["decision_logs"] == {"console": True, "mask_decision": "/system/log/mask"}
     assert "status" in config
     compose = yaml.safe_load((OPA_CONFIG / "docker-compose.yaml").read_text())
     image = compose["services"]["opa"]["image"]
