@@ -10,17 +10,11 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide, polling_config
+from sidecar_support import sidecar
 
 from policypacks.cli.deploy import publish_command
 from policypacks.deploy.bundle_server import BundleServer
 from policypacks.deploy.sidecar import LocalOpa, free_port
-
-AUTHZ = """package system.authz
-
-default allow := false
-
-allow if input.identity == "s3cret"
-"""
 
 
 def publish(*args: str, env: dict[str, str] | None = None):
@@ -62,22 +56,34 @@ def test_push_removes_modules_the_new_bundle_no_longer_has(tmp_path: Path) -> No
         assert stale not in ids and "policypacks/acme/main.rego" in ids
 
 
-def test_push_with_a_bearer_token(tmp_path: Path) -> None:
+def test_push_with_the_publisher_token(tmp_path: Path) -> None:
+    """OPA as `policypacks opa run` starts it: the publisher token from a file or the
+    environment; without it the push is refused before anything is sent."""
     bundle = bundle_file(tmp_path, "rev-a")
-    authz = tmp_path / "authz.rego"
-    authz.write_text(AUTHZ)
-    opa = LocalOpa(extra_args=["--authentication=token", "--authorization=basic", str(authz)],
-                   token="s3cret")
-    with opa:
-        refused = publish(bundle, "--opa", opa.url)
+    with sidecar(tmp_path, "--identity", "acme") as opa:
+        refused = publish(bundle, "--opa", opa.url, env={"POLICYPACKS_OPA_TOKEN": ""})
         assert refused.exit_code == 1
-        assert "HTTP 401" in refused.output and "--token" in refused.output
-        result = publish(bundle, "--opa", opa.url, env={"POLICYPACKS_OPA_TOKEN": "s3cret"})
+        assert "HTTP 401" in refused.output and "publisher token" in refused.output
+        agent = publish(bundle, "--opa", opa.url, env={"POLICYPACKS_OPA_TOKEN": opa.agent_token})
+        assert agent.exit_code == 1 and "HTTP 401" in agent.output
+        result = publish(bundle, "--opa", opa.url, "--token-file", opa.state / "publisher.token")
         assert result.exit_code == 0, result.output
-        answer = requests.post(f"{opa.url}/v1/data/policypacks/acme/decision", timeout=5,
-                               json={"input": SPEND_40},
-                               headers={"Authorization": "Bearer s3cret"}).json()["result"]
-        assert answer["revision"] == "rev-a"
+        assert opa.decide(SPEND_40)["revision"] == "rev-a"
+        again = publish(bundle, "--opa", opa.url, "--json",
+                        env={"POLICYPACKS_PUBLISHER_TOKEN": opa.publisher_token})
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.output)["policies_updated"] == []
+
+
+def test_push_of_other_content_under_the_same_revision_is_refused(tmp_path: Path) -> None:
+    with LocalOpa() as opa:
+        assert publish(bundle_file(tmp_path, "rev-a", cap=100), "--opa", opa.url).exit_code == 0
+        other = bundle_file(tmp_path / "other", "rev-a", cap=10)
+        result = publish(other, "--opa", opa.url)
+        assert result.exit_code == 1
+        assert "already runs revision rev-a of policypacks/acme with different content" in \
+            result.output
+        assert decide(opa.url, SPEND_40)["decision"] == "allow"  # the first one still decides
 
 
 def test_push_into_a_root_a_bundle_owns_says_to_publish_to_a_directory(tmp_path: Path) -> None:
@@ -118,7 +124,7 @@ def test_publish_times_out_when_opa_never_gets_the_revision(tmp_path: Path) -> N
         result = publish(bundle_file(tmp_path, "rev-a"), "--to", tmp_path / "out",
                          "--opa", opa.url, "--timeout", "1")
     assert result.exit_code == 1
-    assert "did not report revision rev-a of policypacks/acme within 1s" in result.output
+    assert "did not activate revision rev-a of policypacks/acme within 1s" in result.output
     assert "no policypacks revision" in result.output
     assert (tmp_path / "out" / "acme.tar.gz").exists()
 
