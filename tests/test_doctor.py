@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from live_support import bundle_file, polling_config
+from sidecar_support import sidecar
 from support import agent, identity, pack, write_repo
 
 from policypacks.bundle import write_bundle
@@ -133,3 +134,18 @@ def test_bad_duration_is_bad_input() -> None:
     result = CliRunner().invoke(doctor_command, ["--opa", "http://127.0.0.1:1", "--since",
                                                  "soon"])
     assert result.exit_code == 2 and "--since soon" in result.output
+
+
+def test_doctor_sends_the_publisher_token(tmp_path: Path, no_store: None) -> None:
+    with sidecar(tmp_path, "--bundle", bundle_file(tmp_path, "rev-a")) as opa:
+        env = {"POLICYPACKS_PUBLISHER_TOKEN_FILE": str(opa.state / "publisher.token")}
+        code, checks = doctor("--opa", opa.url, "--agent", "sales-bot", "--revision", "rev-a",
+                              env=env)
+        refused_code, refused = doctor("--opa", opa.url, "--agent", "sales-bot",
+                                       env={"POLICYPACKS_OPA_TOKEN": ""})
+    assert code == 0, checks
+    assert {s for n, s in statuses(checks).items() if n != "violations"} == {"ok"}
+    assert refused_code == 1 and refused["opa-reachable"]["status"] == "ok"  # /health is open
+    assert refused["bundles"]["status"] == "fail"
+    assert "HTTP 401" in refused["bundles"]["detail"]
+    assert "publisher token" in refused["bundles"]["detail"]

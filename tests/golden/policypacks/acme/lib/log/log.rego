@@ -4,7 +4,8 @@
 #   The identity's part of OPA's decision-log mask (opa-config/log-mask makes
 #   `system.log.mask` the union of every loaded identity's `mask`). An allowlist: the
 #   documented structured fields stay, everything else in the input is erased, so free
-#   text, addresses, file names and custom fields never reach the log. `input` here is
+#   text, addresses, file names and custom fields never reach the log (nor violation
+#   messages, which may quote them). `input` here is
 #   OPA's decision-log event; the agent's input is `input.input`. The labels that may
 #   stay and the free-text fields the repository reads come from config.log_mask.
 package policypacks.acme.lib.log
@@ -33,12 +34,27 @@ mask contains pointer(array.concat(shape.at, [key])) if {
 	is_object(node)
 	some key, _ in node
 	not key in shape.keep
+	pointable(key)
 }
 
 mask contains pointer(shape.at) if {
 	some shape in shapes
 	count(shape.at) > 0
 	not is_object(object.get(input.input, shape.at, {}))
+}
+
+# OPA's mask pointers cannot name a key holding "/" or "~" (nor an empty one): the whole
+# object holding such a key goes.
+mask contains pointer(shape.at) if {
+	some shape in shapes
+	some key, _ in object.get(input.input, shape.at, {})
+	not pointable(key)
+}
+
+# Usage is counters: a string anywhere in it is not.
+mask contains pointer(["usage"]) if {
+	walk(input.input.usage, [_, value])
+	is_string(value)
 }
 
 # The free-text fields the repository's rules read, erased wherever they are.
@@ -73,8 +89,33 @@ mask contains pointer(["action", "attachments", index, key]) if {
 	not key in attachment_keeps
 }
 
-# A JSON pointer into the event's `input` (RFC 6901: `~` and `/` escaped).
-pointer(path) := concat("/", array.concat(["", "input"], [escaped |
-	some segment in path
-	escaped := replace(replace(sprintf("%v", [segment]), "~", "~0"), "/", "~1")
-]))
+mask contains pointer(["action", "attachments", index]) if {
+	some index, attachment in input.input.action.attachments
+	some key, _ in attachment
+	not pointable(key)
+}
+
+# A violation's message may quote what the agent sent (an attachment's name, a tone
+# label): the log keeps which rule fired, the client's store keeps the message.
+mask contains sprintf("/result/violations/%d/message", [index]) if {
+	some index, violation in input.result.violations
+	"message" in object.keys(violation)
+}
+
+# An obligation keeps only its type (a redaction's details describe the text).
+mask contains sprintf("/result/obligations/%d/%s", [index, key]) if {
+	some index, obligation in input.result.obligations
+	some key, _ in obligation
+	key != "type"
+	pointable(key)
+}
+
+# A mask pointer into the event's `input` (its segments are all pointable).
+pointer(path) := concat("/", array.concat(["", "input"], [sprintf("%v", [segment]) | some segment in path]))
+
+pointable(key) if {
+	is_string(key)
+	key != ""
+	not contains(key, "/")
+	not contains(key, "~")
+}
