@@ -25,7 +25,29 @@ from ..runtime.store import (
     utcnow,
 )
 from .options import JSON_OPT, STORE_OPT, emit_json, group
-from .tables import table
+from .tables import table as plain_table
+
+
+def printable(value: object) -> str:
+    """Recorded data as it may reach a terminal: an agent (an LLM) wrote most of it, so
+    control and format characters (escape sequences, carriage returns, bidi overrides)
+    are shown as ``\\x1b``-style escapes instead of acting on the terminal."""
+    out = []
+    for char in str(value):
+        if char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    return plain_table(headers, [[printable(cell) for cell in row] for row in rows])
+
 
 RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -192,10 +214,11 @@ def approvals_show(approval_id: str, store_url: str | None, as_json: bool) -> No
         return
     click.echo(approval_rows([found]))
     click.echo("")
-    click.echo("action: " + json.dumps(found["action"], sort_keys=True, ensure_ascii=False))
+    click.echo("action: " + printable(json.dumps(found["action"], sort_keys=True,
+                                                  ensure_ascii=False)))
     for violation in found["violations"]:
-        click.echo(f"violation: {violation.get('pack')}/{violation.get('rule')} "
-                   f"({violation.get('enforcement')}): {violation.get('message')}")
+        click.echo(printable(f"violation: {violation.get('pack')}/{violation.get('rule')} "
+                             f"({violation.get('enforcement')}): {violation.get('message')}"))
 
 
 def _resolve(approval_id: str, status: str, by: str, store_url: str | None,
@@ -204,8 +227,8 @@ def _resolve(approval_id: str, status: str, by: str, store_url: str | None,
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"{result['id']}: {result['status']} by {result['resolved_by']} at "
-                   f"{when(result['resolved_at'])} (outcome {result['outcome']})")
+        click.echo(printable(f"{result['id']}: {result['status']} by {result['resolved_by']} "
+                             f"at {when(result['resolved_at'])} (outcome {result['outcome']})"))
 
 
 BY_OPT = click.option("--by", required=True, metavar="NAME", help="Who resolves it (recorded).")
