@@ -3,6 +3,8 @@ real opa binary (and Docker only when an engine answers)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -14,7 +16,7 @@ import pytest
 import requests
 import yaml
 from click.testing import CliRunner
-from live_support import SPEND_40, bundle_file, decide
+from live_support import SPEND_40, bundle_file
 from sidecar_support import sidecar
 
 from policypacks.cli.deploy import opa_group, publish_command
@@ -197,10 +199,16 @@ def test_up_with_a_docker_engine(tmp_path: Path) -> None:
     port = free_port()
     name = f"policypacks-test-{port}"
     result = opa("up", "--bundle", bundle_file(tmp_path, "rev-a"), "--port", port,
-                 "--name", name, "--timeout", "180")
+                 "--name", name, "--timeout", "180", "--state-dir", tmp_path / "state")
     try:
         assert result.exit_code == 0, result.output
-        assert decide(f"http://127.0.0.1:{port}", SPEND_40)["revision"] == "rev-a"
+        token = (tmp_path / "state" / "agent.token").read_text().strip()
+        answer = requests.post(f"http://127.0.0.1:{port}/v1/data/policypacks/acme/decision",
+                               json={"input": SPEND_40}, timeout=5,
+                               headers={"Authorization": f"Bearer {token}"})
+        assert answer.json()["result"]["revision"] == "rev-a"
+        assert requests.post(f"http://127.0.0.1:{port}/v1/data/policypacks/acme/decision",
+                             json={"input": SPEND_40}, timeout=5).status_code == 401
     finally:
         assert opa("down", "--name", name).exit_code == 0
 
@@ -220,3 +228,19 @@ def test_shipped_files_poll_the_bundle_and_pin_the_opa_version() -> None:
     assert image == f"openpolicyagent/opa:${{OPA_VERSION:-{pinned_versions()['OPA_VERSION']}}}"
     assert "127.0.0.1:8181:8181" in compose["services"]["opa"]["ports"]
     assert "./config.yaml:/config/config.yaml:ro" in compose["services"]["opa"]["volumes"]
+    command = compose["services"]["opa"]["command"]
+    for setting in ("--authentication=token", "--authorization=basic", "--bundle=/config/authz",
+                    "--bundle=/config/log-mask", "--log-level-request=debug"):
+        assert setting in command
+
+
+def test_tokens_prepares_the_authorization_bundle_for_compose(tmp_path: Path) -> None:
+    result = opa("tokens", "--identity", "acme", "--state-dir", tmp_path / "state")
+    assert result.exit_code == 0, result.output
+    tokens = json.loads((tmp_path / "state/authz/system/authz/tokens/data.json").read_text())
+    agent = (tmp_path / "state/agent.token").read_text().strip()
+    assert tokens[hashlib.sha256(agent.encode()).hexdigest()] == {
+        "role": "agent", "identities": ["acme"]}
+    assert stat.S_IMODE((tmp_path / "state/agent.token").stat().st_mode) == 0o600
+    assert (tmp_path / "state/authz/system/authz/authz.rego").read_text() == (
+        OPA_CONFIG / "authz/system/authz/authz.rego").read_text()

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -125,39 +126,27 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
     cause (a taken port, OPA's exit, the bundle plugin's last error). Arguments after --
     go to `opa run`.
     """
-    from ..deploy import tokens
     from ..deploy.sidecar import LocalOpa
 
     config_env(config_file)
     host, port = parse_addr(addr)
-    known = list(identities) or bundle_identities(bundles)
-    if not known:
-        raise UsageError("give --identity ID (or POLICYPACKS_IDENTITY): the identity whose "
-                         "decisions the agent token may ask for")
-    agent = tokens.resolve("agent", state_dir)
-    publisher = tokens.resolve("publisher", state_dir)
-    authz = tokens.write_authz_bundle(state_dir / "authz", agent, publisher, known)
-    settings = ["--authentication=token", "--authorization=basic"]
-    if config_file is None:  # what opa-config/config.yaml sets, for an OPA without one
-        settings += ["--set", "decision_logs.console=true",
-                     "--set", "decision_logs.mask_decision=/system/log/mask",
-                     "--set", "status.prometheus=true"]
+    if verification_key is not None and config_file is None:
+        raise UsageError("--verification-key applies to the bundle OPA polls: give "
+                         "--config (a --bundle file is loaded as it is)")
+    secured = secure(identities, bundles, state_dir, config_file)
+    settings = secured.settings
     if verification_key is not None:
-        if config_file is None:
-            raise UsageError("--verification-key applies to the bundle OPA polls: give "
-                             "--config (a --bundle file is loaded as it is)")
         settings += signing_settings(verification_key, signing_alg)
 
     def progress(seconds: float, last: str) -> None:
         click.echo(f"waiting for OPA's bundles ({seconds:.0f}s of {timeout:g}s): {last}",
                    err=True)
 
-    opa = LocalOpa(bundles=[authz, tokens.log_mask_dir(), *bundles], config_file=config_file,
+    opa = LocalOpa(bundles=[*secured.bundles, *bundles], config_file=config_file,
                    port=port, host=host, log_level=log_level,
-                   extra_args=[*settings, *opa_args], token=publisher.value,
+                   extra_args=[*settings, *opa_args], token=secured.publisher.value,
                    progress=progress)
-    click.echo(f"tokens: agent {agent.source}, publisher {publisher.source} "
-               f"(identities: {', '.join(known)})", err=True)
+    secured.report()
     if not background:
         opa.check_port()
         args = opa.command()
@@ -181,6 +170,41 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
         raise
     click.echo(f"OPA running at {opa.url} (pid {opa.pid}, log {opa.log_file}); stop it "
                f"with: policypacks opa stop --pid-file {pid_file}")
+
+
+@dataclass
+class Secured:
+    """What every sidecar start adds: the authorization bundle (tokens' hashes), the log
+    mask, and the OPA settings that turn both on."""
+
+    bundles: list[Path]
+    settings: list[str]
+    agent: Any
+    publisher: Any
+    identities: list[str]
+
+    def report(self) -> None:
+        click.echo(f"tokens: agent {self.agent.source}, publisher {self.publisher.source} "
+                   f"(identities: {', '.join(self.identities)})", err=True)
+
+
+def secure(identities: tuple[str, ...], bundles: tuple[Path, ...], state_dir: Path,
+           config_file: Path | None) -> Secured:
+    from ..deploy import tokens
+
+    known = list(identities) or bundle_identities(bundles)
+    if not known:
+        raise UsageError("give --identity ID (or POLICYPACKS_IDENTITY): the identity whose "
+                         "decisions the agent token may ask for")
+    agent = tokens.resolve("agent", state_dir)
+    publisher = tokens.resolve("publisher", state_dir)
+    authz = tokens.write_authz_bundle(state_dir / "authz", agent, publisher, known)
+    settings = ["--authentication=token", "--authorization=basic"]
+    if config_file is None:  # what opa-config/config.yaml sets, for an OPA without one
+        settings += ["--set", "decision_logs.console=true",
+                     "--set", "decision_logs.mask_decision=/system/log/mask",
+                     "--set", "status.prometheus=true"]
+    return Secured([authz, tokens.log_mask_dir()], settings, agent, publisher, known)
 
 
 def signing_settings(key: Path, algorithm: str, bundle: str = "policypacks") -> list[str]:
@@ -243,6 +267,12 @@ def opa_stop(pid_file: Path) -> None:
 @opa_group.command("up")
 @CONFIG_OPT
 @BUNDLE_OPT
+@click.option("--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
+              help="Identity whose decisions the agent token may ask for (repeatable; "
+              "default: $POLICYPACKS_IDENTITY, else the --bundle files' identities).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("opa-state"), show_default=True,
+              help="Where generated tokens (0600) and OPA's authorization bundle live.")
 @click.option("--port", default=8181, show_default=True, help="Host port for OPA's API.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Host address the port is published on.")
@@ -251,27 +281,48 @@ def opa_stop(pid_file: Path) -> None:
               help="Seconds to wait for readiness (includes pulling the image).")
 @TOKEN_OPT
 @TOKEN_FILE_OPT
-def opa_up(config_file: Path | None, bundles: tuple[Path, ...], port: int, host: str,
-           name: str, timeout: float, token: str | None, token_file: Path | None) -> None:
+def opa_up(config_file: Path | None, bundles: tuple[Path, ...], identities: tuple[str, ...],
+           state_dir: Path, port: int, host: str, name: str, timeout: float,
+           token: str | None, token_file: Path | None) -> None:
     """Start OPA (the pinned openpolicyagent/opa image) in Docker, detached.
 
     Needs the docker Python package and a Docker engine that answers; otherwise says so
     and exits 1 (use `policypacks opa run`). Waits until /health?bundles answers.
     """
-    from ..deploy.container import ContainerOpa
+    from ..deploy.container import ContainerOpa, docker_client
 
     env = config_env(config_file)
+    docker_client()  # no engine: say so before generating anything
     for key, value in env.items():
         if re.search(r"//(127\.0\.0\.1|localhost)\b", value):
             click.echo(f"note: {key}={value} is the container itself inside Docker; use "
                        "host.docker.internal to reach this host", err=True)
+    secured = secure(identities, bundles, state_dir, config_file)
     opa = ContainerOpa(name=name, port=port, host=host, config_file=config_file,
-                       bundles=list(bundles), env=env)
+                       bundles=[*secured.bundles, *bundles], env=env,
+                       extra_args=secured.settings)
+    secured.report()
     from ..deploy.tokens import client_token
 
-    container = opa.up(timeout=timeout, token=client_token(token, token_file))
+    container = opa.up(timeout=timeout,
+                       token=client_token(token, token_file) or secured.publisher.value)
     click.echo(f"OPA running at {opa.url} (container {name}, {opa.image}, id "
                f"{container.short_id}); stop it with: policypacks opa down --name {name}")
+
+
+@opa_group.command("tokens")
+@click.option("--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
+              help="Identity whose decisions the agent token may ask for (repeatable; "
+              "default: $POLICYPACKS_IDENTITY, else the --bundle files' identities).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("opa-state"), show_default=True,
+              help="Where generated tokens (0600) and OPA's authorization bundle live.")
+def opa_tokens(identities: tuple[str, ...], state_dir: Path) -> None:
+    """Prepare the sidecar's tokens and authorization bundle without starting OPA (for
+    opa-config/docker-compose.yaml, which mounts STATE_DIR/authz)."""
+    secured = secure(identities, (), state_dir, None)
+    secured.report()
+    click.echo(f"authorization bundle: {secured.bundles[0]}")
 
 
 @opa_group.command("down")

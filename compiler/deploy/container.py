@@ -70,6 +70,7 @@ class ContainerOpa:
     env: dict[str, str] = field(default_factory=dict)
     log_level: str = "info"
     image: str = ""
+    extra_args: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.image = self.image or f"openpolicyagent/opa:{pinned_versions()['OPA_VERSION']}"
@@ -81,7 +82,8 @@ class ContainerOpa:
 
     def command(self) -> tuple[list[str], dict[str, dict[str, str]]]:
         args = ["run", "--server", f"--addr=0.0.0.0:{CONTAINER_PORT}",
-                f"--log-level={self.log_level}"]
+                f"--log-level={self.log_level}", "--log-level-request=debug",
+                *self.extra_args]
         volumes: dict[str, dict[str, str]] = {}
         if self.config_file:
             volumes[str(self.config_file.resolve())] = {"bind": "/config/config.yaml",

@@ -49,13 +49,13 @@ def read_token_file(path: Path, what: str) -> str:
     return token
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` readable by its owner only (0600), never widening an existing file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Create ``path`` with ``mode`` (a token: 0600, its owner's only), whatever the umask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
-    os.chmod(path, 0o600)
+    os.chmod(path, mode)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def resolve(role: str, state_dir: Path, env: dict[str, str] | None = None) -> To
     if path.exists():
         return Token(role, read_token_file(path, f"{role} token"), str(path))
     token = secrets.token_urlsafe(32)
-    write_private(path, (token + "\n").encode())
+    write_file(path, (token + "\n").encode())
     return Token(role, token, str(path))
 
 
@@ -123,11 +123,14 @@ def tokens_document(agent: Token, publisher: Token, identities: list[str]) -> di
 
 def write_authz_bundle(directory: Path, agent: Token, publisher: Token,
                        identities: list[str]) -> Path:
-    """The authorization bundle OPA loads with ``--bundle``: policy plus token hashes."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for rel, data in authz_source().items():
-        write_private(directory / rel, data)
+    """The authorization bundle OPA loads with ``--bundle``: policy plus token hashes.
+
+    World-readable (an OPA container runs as another user): a SHA-256 of 256 random bits
+    gives nothing away.
+    """
     document = tokens_document(agent, publisher, identities)
-    write_private(directory / "system/authz/tokens/data.json",
-                  json.dumps(document, indent=1, sort_keys=True).encode())
+    for rel, data in authz_source().items():
+        write_file(directory / rel, data, 0o644)
+    write_file(directory / "system/authz/tokens/data.json",
+               json.dumps(document, indent=1, sort_keys=True).encode(), 0o644)
     return directory
