@@ -379,7 +379,9 @@ def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
         raise UsageError("give --opa URL (push) or --to DIR (bundle polling)")
     parsed = steps.read_bundle(bundle)
     verified = steps.verify_signature(parsed, verification_key, signing_alg)
-    api = OpaApi(opa_url, client_token(token, token_file)) if opa_url else None
+    # OPA compiles every module it is sent; on a busy host one PUT can take seconds.
+    api = (OpaApi(opa_url, client_token(token, token_file), timeout=max(10.0, timeout))
+           if opa_url else None)
     result: dict[str, Any] = {"bundle": str(bundle), "revision": parsed.revision,
                               "root": parsed.root, "opa": opa_url, "verified": verified}
     if api is not None:
