@@ -2,10 +2,10 @@
 """What the sidecar's defences cost a decision: a script that prints measured numbers.
 
 Times `PolicyClient.check` against two real OPAs serving the same bundle, measured in
-the same run: a bare `opa run --server` (the baseline) and the sidecar as `policypacks
-opa run` starts it (token authentication, the `system.authz` policy on every request,
-masked console decision logs written to a file). Prints median and p95 per check and
-the ratio to the baseline.
+the same run: a bare `opa run --server` (the baseline), one with token authentication
+and the `system.authz` policy on every request, and the sidecar as `policypacks opa run`
+starts it (that plus masked console decision logs written to a file). Prints median and
+p95 per check and the ratio to the baseline.
 
     .venv/bin/python benchmarks/sidecar_security.py [--checks 300]
 """
@@ -38,15 +38,21 @@ ACTION = {"type": "send_email", "content": {"text": "Hello, see you at 10. -- Ac
           "recipient": {"address": "bob@example.com", "domain": "example.com"}}
 
 
-def timed(client: PolicyClient, count: int) -> tuple[float, float]:
-    samples = []
+def timed(clients: list[PolicyClient], count: int) -> list[tuple[float, float]]:
+    """Median and p95 (ms) per client, the clients taking turns check by check so a
+    busy machine slows them alike."""
+    samples: list[list[float]] = [[] for _ in clients]
     for _ in range(count):
-        started = time.perf_counter()
-        decision = client.check(ACTION, usage={})
-        samples.append((time.perf_counter() - started) * 1000)
-        assert decision.incident is None, decision.incident
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95)]
+        for client, mine in zip(clients, samples, strict=True):
+            started = time.perf_counter()
+            decision = client.check(ACTION, usage={})
+            mine.append((time.perf_counter() - started) * 1000)
+            assert decision.incident is None, decision.incident
+    out = []
+    for mine in samples:
+        mine.sort()
+        out.append((statistics.median(mine), mine[int(len(mine) * 0.95)]))
+    return out
 
 
 def main() -> None:
@@ -60,18 +66,25 @@ def main() -> None:
         write_bundle(compile_path(write_repo(tmp / "repo", docs), "bench-1")[1], bundle)
         secured = secure(("bench",), (bundle,), tmp / "state", None)
         bare = LocalOpa(bundles=[bundle])
+        authz_only = LocalOpa(bundles=[*secured.bundles, bundle],
+                              extra_args=["--authentication=token", "--authorization=basic"],
+                              token=secured.publisher.value)
         guarded = LocalOpa(bundles=[*secured.bundles, bundle], log_level="info",
                            extra_args=secured.settings, token=secured.publisher.value,
                            log_file=tmp / "opa.log")
-        with bare, guarded:
-            rows = []
-            for label, opa, token in (("bare opa run (baseline)", bare, None),
-                                      ("policypacks opa run (authn, authz, masked log)",
-                                       guarded, secured.agent.value)):
-                with PolicyClient(opa.url, "bench", "bot", store=None, timeout=5,
-                                  token=token) as client:
-                    timed(client, 20)  # warm up
-                    rows.append((label, *timed(client, args.checks)))
+        with bare, authz_only, guarded:
+            setups = [("bare opa run (baseline)", bare, None),
+                      ("token authn + system.authz, no decision log", authz_only,
+                       secured.agent.value),
+                      ("policypacks opa run (+ masked decision log)", guarded,
+                       secured.agent.value)]
+            clients = [PolicyClient(opa.url, "bench", "bot", store=None, timeout=5,
+                                    token=token) for _, opa, token in setups]
+            timed(clients, 20)  # warm up
+            results = timed(clients, args.checks)
+            for client in clients:
+                client.close()
+    rows = [(label, *result) for (label, _, _), result in zip(setups, results, strict=True)]
     base = rows[0][1]
     print(f"{args.checks} checks each; median and p95 per check, ratio of medians")
     for label, median, p95 in rows:
