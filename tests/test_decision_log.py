@@ -107,19 +107,23 @@ def test_the_decision_log_holds_none_of_the_sensitive_values(opa: Sidecar,
     assert "action" not in odd["input"] and odd["input"]["agent"] == "sales-bot"
 
 
-def test_a_repository_without_text_rules_still_masks_everything(tmp_path: Path) -> None:
-    """The mask is an allowlist: no rule has to read a field for it to stay out."""
+def test_a_repository_without_text_rules_still_masks_everything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mask is an allowlist: no rule has to read a field for it to stay out. (The
+    client takes its token from POLICYPACKS_OPA_TOKEN here.)"""
     docs = [identity("acme"), pack("caps", "block", [
         {"id": "daily", "type": "spending_limit", "max": 100, "period": "day"}]),
         agent("sales-bot")]
     bundle = tmp_path / "bundle.tar.gz"
     write_bundle(compile_path(write_repo(tmp_path / "repo", docs), "rev-1")[1], bundle)
-    with sidecar(tmp_path, "--bundle", bundle) as opa, \
-            PolicyClient(opa.url, "acme", "sales-bot", store=None, token=opa.agent_token,
-                         timeout=5) as client:
+    with sidecar(tmp_path, "--bundle", bundle) as opa:
+        monkeypatch.setenv("POLICYPACKS_OPA_TOKEN", opa.agent_token)
+        client = PolicyClient(opa.url, "acme", "sales-bot", store=None, timeout=5)
         decision = client.check({"type": "send_email",
                                  "content": {"text": f"{SECRET}x", "tone": f"{SECRET}t"},
                                  "recipient": {"address": f"{SECRET}a@b.c"}})
+        client.close()
         entries = logged(opa, [str(decision.decision_id)])
+    assert decision.incident is None, decision.incident
     assert list(entries) == [decision.decision_id]
     assert SECRET not in opa.log.read_text()

@@ -277,10 +277,13 @@ class LocalOpa:
         return last_bundle_error(self.log_file, self.log_offset)
 
     def answering_instance(self) -> str | None:
-        """The instance label of the OPA answering on our port (GET /v1/config)."""
+        """The instance label of the OPA answering on our port (GET /v1/config); "" when
+        our token may not read the config (then only our process can tell)."""
         try:
             answer = requests.get(f"{self.url}/v1/config", timeout=2,
                                   headers=auth_headers(self.token))
+            if answer.status_code in (401, 403):
+                return ""
             labels = answer.json().get("result", {}).get("labels", {})
         except (requests.RequestException, ValueError, AttributeError):
             return None
@@ -291,11 +294,13 @@ class LocalOpa:
         try:
             wait_healthy(self.url, timeout, bundles=self.wait_bundles, process=self.process,
                          token=self.token, progress=self.progress, why=self.bundle_error)
-            if self.answering_instance() != self.instance:
-                time.sleep(0.2)  # it may have exited just now: then say so
+            theirs = self.answering_instance()
+            if theirs != self.instance:
+                time.sleep(0.2)  # an OPA that lost the port exits right after trying it
                 if self.process is not None and self.process.poll() is not None:
                     raise OpaError(f"OPA exited with code {self.process.returncode} "
                                    "before it was ready")
+            if theirs not in (self.instance, ""):
                 raise OpaError(f"another process answers on {self.host}:{self.port}, not "
                                "the OPA just started")
         except OpaError as exc:
