@@ -379,6 +379,10 @@ def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
         raise UsageError("give --opa URL (push) or --to DIR (bundle polling)")
     parsed = steps.read_bundle(bundle)
     verified = steps.verify_signature(parsed, verification_key, signing_alg)
+    if parsed.signed and not verified:
+        click.echo(f"note: {bundle} is signed but not verified here: give "
+                   "--verification-key (or POLICYPACKS_VERIFICATION_KEY) to check it before "
+                   "it moves", err=True)
     # OPA compiles every module it is sent; on a busy host one PUT can take seconds.
     api = (OpaApi(opa_url, client_token(token, token_file), timeout=max(10.0, timeout))
            if opa_url else None)

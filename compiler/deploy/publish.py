@@ -110,14 +110,10 @@ def verify_signature(bundle: Bundle, key: Path | None, algorithm: str = "RS256")
     """Verify a signed bundle the way OPA does when it loads one; True when verified.
 
     With a key, an unsigned bundle or one whose signature or file digests do not check
-    out is refused. Without one, a signed bundle is refused too: publishing it unchecked
-    would only move the check to OPA, after the bundle is already placed.
+    out is refused. Without one nothing is checked here (False): a sidecar that
+    requires signatures still checks them itself.
     """
     if key is None:
-        if bundle.signed:
-            raise UsageError(f"{bundle.path} is signed: give --verification-key (or "
-                             "POLICYPACKS_VERIFICATION_KEY) so publish verifies it before "
-                             "OPA sees it")
         return False
     if not bundle.signed:
         raise OpaError(f"{bundle.path}: refused: not signed, and a verification key is "
