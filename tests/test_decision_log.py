@@ -38,8 +38,9 @@ SESSION: list[dict[str, Any]] = [
      "recipient": {"address": f"{SECRET}bob@example.com", "domain": "example.com"}},
     {"type": "attach_file", "attachments": [
         {"name": f"{SECRET}payroll.exe", "size_bytes": 10, "content_type": "text/plain",
-         "note": f"{SECRET}note"},
-        f"{SECRET}not-an-object.txt"]},
+         "note": f"{SECRET}note"}]},
+    # Shapes the input contract blocks: logged as well, masked as well.
+    {"type": "attach_file", "attachments": [f"{SECRET}not-an-object.txt"]},
     {"type": "refund", "amount": 20, "currency": "USD", "reason": f"{SECRET}reason",
      "notes": {"deep": f"{SECRET}deep"}},
     {"type": "send_message", "content": {"text": f"{SECRET}text", "tone": f"{SECRET}tone",
@@ -82,7 +83,7 @@ def test_the_decision_log_holds_none_of_the_sensitive_values(opa: Sidecar,
                       token=opa.agent_token, timeout=5) as client:
         decisions = [client.check(action) for action in SESSION]
     assert all(d.incident is None for d in decisions), [d.incident for d in decisions]
-    assert {d.decision for d in decisions} == {"allow", "warn"}
+    assert {d.decision for d in decisions} == {"allow", "warn", "block"}
     ids = [str(d.decision_id) for d in decisions]
     entries = logged(opa, ids)
     assert sorted(entries) == sorted(ids)  # every decision is logged, by its id
@@ -90,7 +91,7 @@ def test_the_decision_log_holds_none_of_the_sensitive_values(opa: Sidecar,
     assert SECRET not in log and "123-45-6789" not in log
     assert "payroll" not in log and "bob@" not in log
 
-    first, files, refund, _, strings, stored, odd = (entries[i] for i in ids)
+    first, files, bad_files, refund, _, strings, stored, odd = (entries[i] for i in ids)
     # What stays: the decision, the rules that fired, the structured fields.
     assert first["result"]["decision"] == "warn"
     assert {v["rule"] for v in first["result"]["violations"]} >= {"pii", "topics"}
@@ -100,6 +101,8 @@ def test_the_decision_log_holds_none_of_the_sensitive_values(opa: Sidecar,
     assert files["input"]["action"]["attachments"] == [
         {"size_bytes": 10, "content_type": "text/plain"}]
     assert [v["rule"] for v in files["result"]["violations"]] == ["files"]
+    assert bad_files["result"]["decision"] == "block"
+    assert bad_files["input"]["action"] == {"type": "attach_file", "attachments": []}
     assert refund["input"]["action"] == {"type": "refund", "amount": 20, "currency": "USD"}
     assert strings["input"]["action"] == {"type": "send_message"}
     assert stored["input"]["action"]["data"] == {"classes": ["pii"], "retention_days": 3}

@@ -393,8 +393,9 @@ def publish_command(bundle: Path, opa_url: str | None, directory: Path | None,
     since = None
     if directory:
         steps.refuse_same_revision_file(parsed, directory / (name or f"{parsed.identity}.tar.gz"))
-        since = datetime.now(UTC)
         target = steps.place(parsed, directory, name)
+        # After the rename: a poll that began before it may still fetch the old file.
+        since = datetime.now(UTC)
         result.update(mode="directory", path=str(target))
         said = f"placed {target}"
     else:
