@@ -134,7 +134,7 @@ PHONES: list[Callable[[], str]] = [
     lambda: f"+972 {rng.choice('2348')} {d(7, '23456789')}",
     lambda: f"{d(5, '6789')} {d(5)}",
     lambda: f"+91 {d(5, '6789')} {d(5)}",
-    lambda: f"({d(2, '123456789')}) 9{d(4)}-{d(4)}",
+    lambda: f"({d(1, '123456789')}{d(1, '123456789')}) 9{d(4)}-{d(4)}",  # DDD: no 0
     lambda: f"+55 11 9{d(4)} {d(4)}",
 ]
 
@@ -169,8 +169,9 @@ def negative() -> str:
         return f"request {uuid.UUID(int=rng.getrandbits(128), version=4)}"
     if kind == "iban_typo":
         good = iban().replace(" ", "").replace("-", "")
-        last = str((int(good[-1]) + 1) % 10) if good[-1].isdigit() else "0"
-        return f"IBAN {good[:-1]}{last}"
+        # one digit changed: mod-97 catches every single substitution (ISO 7064)
+        at = max(i for i, c in enumerate(good[:-2]) if c.isdigit())
+        return f"IBAN {good[:at]}{(int(good[at]) + 1) % 10}{good[at + 1:]}"
     if kind == "card_typo":
         good = luhn_complete("4" + d(14))
         return f"card {good[:-1]}{(int(good[-1]) + 1) % 10}"
