@@ -13,7 +13,7 @@ from support import agent, compile_docs, identity, pack
 from policypacks.compile import CompiledPolicy
 from policypacks.opa import evaluate
 
-E, P, S, C, I, IP = "email", "phone", "ssn", "credit_card", "iban", "ip_address"
+E, P, S, C, IB, IP = "email", "phone", "ssn", "credit_card", "iban", "ip_address"
 
 CASES: list[tuple[str, list[tuple[str, str]]]] = [
     # email
@@ -74,11 +74,11 @@ CASES: list[tuple[str, list[tuple[str, str]]]] = [
     ("id4111111111111111 and 4111111111111111x", []),
     ("4111-1111 1111-1111", []),
     # iban
-    ("IBAN GB82 WEST 1234 5698 7654 32", [(I, "GB82 WEST 1234 5698 7654 32")]),
-    ("DE89370400440532013000", [(I, "DE89370400440532013000")]),
-    ("ES91 2100 0418 4502 0005 1332 EUR", [(I, "ES91 2100 0418 4502 0005 1332")]),
-    ("ES91 2100 0418 4502 0005 1332 2024", [(I, "ES91 2100 0418 4502 0005 1332")]),
-    ("AL47-2121-1009-0000-0002-3569-8741", [(I, "AL47-2121-1009-0000-0002-3569-8741")]),
+    ("IBAN GB82 WEST 1234 5698 7654 32", [(IB, "GB82 WEST 1234 5698 7654 32")]),
+    ("DE89370400440532013000", [(IB, "DE89370400440532013000")]),
+    ("ES91 2100 0418 4502 0005 1332 EUR", [(IB, "ES91 2100 0418 4502 0005 1332")]),
+    ("ES91 2100 0418 4502 0005 1332 2024", [(IB, "ES91 2100 0418 4502 0005 1332")]),
+    ("AL47-2121-1009-0000-0002-3569-8741", [(IB, "AL47-2121-1009-0000-0002-3569-8741")]),
     ("DE88370400440532013000", []),
     ("IL15 0120 6900 0000", []),
     ("AM47212110090000000235698740 XX89370400440532013000", []),
@@ -110,7 +110,7 @@ CASES: list[tuple[str, list[tuple[str, str]]]] = [
 
 @pytest.fixture(scope="module")
 def policy(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
-    rules = [{"id": "all", "type": "pii", "detect": [E, P, S, C, I, IP]}]
+    rules = [{"id": "all", "type": "pii", "detect": [E, P, S, C, IB, IP]}]
     return compile_docs(tmp_path_factory.mktemp("pii") / "repo",
                         [identity("acme"), pack("p", "block", rules), agent("a", ["p"])])
 
@@ -138,12 +138,12 @@ def test_no_span_is_reported_twice(answers: list[list[dict[str, Any]]]) -> None:
     overlap, whatever the text."""
     for (text, _), found in zip(CASES, answers, strict=True):
         spans = sorted((f["start"], f["end"]) for f in found)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), text
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), text
 
 
 @pytest.mark.parametrize(("entity", "text"), [
-    (C, "4111111111111111"), (C, "371449635398431"), (I, "DE89 3704 0044 0532 0130 00"),
-    (I, "GB29NWBK60161331926819"), (IP, "192.168.100.200"), (S, "078-05-1123"),
+    (C, "4111111111111111"), (C, "371449635398431"), (IB, "DE89 3704 0044 0532 0130 00"),
+    (IB, "GB29NWBK60161331926819"), (IP, "192.168.100.200"), (S, "078-05-1123"),
     (IP, "2001:db8::192.168.1.1"), (E, "415.555.0132@example.com"),
 ])
 def test_an_entity_is_only_itself(entity: str, text: str, policy: CompiledPolicy) -> None:

@@ -33,11 +33,13 @@ def send(text: str, subject: str | None = None) -> dict[str, Any]:
 @pytest.mark.parametrize(("action", "obligation_list", "text", "subject"), [
     (send("mail jane@example.org now"), [redact(("email", "content.text", 5, 21))],
      "mail [EMAIL] now", None),
-    (send("a@b.io b@c.io"), [redact(("email", "content.text", 0, 6), ("email", "content.text", 7, 13))],
+    (send("a@b.io b@c.io"),
+     [redact(("email", "content.text", 0, 6), ("email", "content.text", 7, 13))],
      "[EMAIL] [EMAIL]", None),
     (send("café ☕ 078-05-1123!"), [redact(("ssn", "content.text", 7, 18), mask="***")],
      "café ☕ ***!", None),
-    (send("hi", "from a@b.io"), [redact(("email", "content.subject", 5, 11))], "hi", "from [EMAIL]"),
+    (send("hi", "from a@b.io"), [redact(("email", "content.subject", 5, 11))], "hi",
+     "from [EMAIL]"),
     (send("Hello"), [{"type": "append_signature", "text": "-- Acme"}], "Hello\n-- Acme", None),
     (send("Hello\n"), [{"type": "append_signature", "text": "-- Acme"}], "Hello\n-- Acme", None),
     (send("Hello\n-- Acme "), [{"type": "append_signature", "text": "-- Acme"}],
@@ -95,7 +97,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyClient]:
 
 @pytest.mark.parametrize(("text", "subject"), [
     ("Mail jane@example.org or call 555-123-4567 555-987-6543", None),
-    ("naïve ☕ IBAN ES91 2100 0418 4502 0005 1332 EUR, card 4111 1111 1111 1111", "re: 078-05-1123"),
+    ("naïve ☕ IBAN ES91 2100 0418 4502 0005 1332 EUR, card 4111 1111 1111 1111",
+     "re: 078-05-1123"),
     ("from 2001:db8::1 and 10.0.0.1, +44 20 7946 0958", "hello"),
 ])
 def test_round_trip_through_the_client(client: PolicyClient, text: str,

@@ -49,7 +49,7 @@ def card() -> str:
         return digits
     # as the networks print them: 4-6-5 (15 digits), 4-6-4 (14), groups of four otherwise
     cuts = {15: [0, 4, 10, 15], 14: [0, 4, 10, 14]}.get(length, list(range(0, length + 1, 4)))
-    groups = [digits[a:b] for a, b in zip(cuts, cuts[1:])]
+    groups = [digits[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
     return (" " if style == "space" else "-").join(groups)
 
 
@@ -196,7 +196,8 @@ def main() -> None:
                 ["phone", 5, 5 + len(a)], ["phone", 6 + len(a), 6 + len(a) + len(b)]]})
     for _ in range(50):  # an IPv4 address next to other numbers is one address, no phone
         ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
-        rows.append({"text": f"host {ip} {d(3)} {d(4)}", "entities": [["ip_address", 5, 5 + len(ip)]]})
+        rows.append({"text": f"host {ip} {d(3)} {d(4)}",
+                     "entities": [["ip_address", 5, 5 + len(ip)]]})
     for _ in range(400):
         rows.append({"text": negative(), "entities": []})
     with OUT.open("w", encoding="utf-8") as out:

@@ -44,7 +44,7 @@ violation_set contains violation if {
 	rule := config.packs[pack_id].rules[rule_id]
 	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
 	attachment := precedence.input_packs[pack_id]
-	violation := {
+	base := {
 		"pack": pack_id,
 		"rule": rule_id,
 		"type": rule.type,
@@ -53,9 +53,16 @@ violation_set contains violation if {
 		"level": attachment.level,
 		"message": object.get(rule, "message", concat("; ", messages)),
 	}
+	spans := [span | some f in findings; f.pack == pack_id; f.rule == rule_id; some span in object.get(f, "findings", [])]
+	violation := with_findings(base, spans)
 }
 
 violation_set contains unknown_agent_violation if precedence.blocked_unknown
+
+# The spans a rule reports (pii), when it reports any.
+with_findings(violation, found) := object.union(violation, {"findings": found}) if count(found) > 0
+
+with_findings(violation, []) := violation
 
 # Strictest first, then by pack id, then by rule id.
 violations := [entry[3] | some entry in sorted_violations]
