@@ -7,7 +7,7 @@
 #   for cards, registry length and mod-97 for IBANs, issuance rules for SSNs, numbering
 #   plans for phones. Number-like runs are tried stretch by stretch, so two phones side by
 #   side are two phones. One span of text is reported once, as the most specific entity
-#   that validates (`priority`): a card's digits are no phone, an IBAN's no card.
+#   that validates (`ranking`): a card's digits are no phone, an IBAN's no card.
 #   Offsets are Unicode code points, the end exclusive.
 package policypacks.acme.lib.pii
 
@@ -16,9 +16,24 @@ import data.policypacks.acme.lib.pii_numbers
 # Longer fields are not scanned: the rule reports them instead (fail closed).
 max_chars := 65536
 
-# The findings in `value`: [{entity, start, end}] sorted by start, overlaps resolved.
-findings(value) := [{"entity": object.get(reported, c.entity, c.entity), "start": c.start, "end": c.end} |
-	some [_, c] in sort([[c.start, c] | some c in resolve(candidates(value))])
+# Nor is a field with more candidate spans than this (pattern matches plus the digit
+# groups of number runs): the work per candidate is bounded, so this bounds the work per
+# field whatever an attacker writes (all digits and separators, say).
+max_candidates := 4096
+
+# {"candidates": n, "findings": [{entity, start, end}]} for `value`, the findings sorted by
+# start, overlaps resolved; without "findings" when n is over max_candidates.
+scan(value) := {"candidates": n, "findings": reportable(resolve(candidates(raw)))} if {
+	raw := matches(value)
+	n := load(raw)
+	n <= max_candidates
+} else := {"candidates": load(matches(value))}
+
+# The findings in `value` (undefined when it has too many candidates to examine).
+findings(value) := scan(value).findings
+
+reportable(kept) := [{"entity": object.get(reported, c.entity, c.entity), "start": c.start, "end": c.end} |
+	some [_, c] in sort([[c.start, c] | some c in kept])
 	not c.entity in blockers
 ]
 
@@ -30,121 +45,178 @@ reported := {"ipv6": "ip_address"}
 # digits are no card or phone).
 blockers := {"uuid", "iban_shape"}
 
-# The most specific entity first; a version number or UUID blocks everything.
-priority := {
-	"uuid": 10, "email": 9, "iban": 8, "iban_shape": 7, "credit_card": 6, "ipv6": 5,
-	"ip_address": 4, "ssn": 3, "phone": 2,
+candidate(entity, start, end) := {"entity": entity, "start": start, "end": end}
+
+# ---- one pass per pattern ------------------------------------------------------------
+
+# Every pattern runs once over the text, through regex.replace: each match is wrapped in
+# `mark`, its groups separated by `sep`. Splitting at `mark` gives gaps and matches in
+# turn, and indexof_n where the marks are: match k starts at its opening mark less the
+# k * (groups + 1) markers written before it. Every builtin is linear in the text, and no
+# offset is a sum over earlier matches.
+mark := "\ue000"
+
+sep := "\ue001"
+
+# The text with the two markers (private-use characters) written as U+FFFD: the same
+# length in code points, and no pattern tells the three apart.
+cleaned(value) := strings.replace_n({mark: "\ufffd", sep: "\ufffd"}, value) if {
+	contains(value, mark)
+} else := strings.replace_n({mark: "\ufffd", sep: "\ufffd"}, value) if {
+	contains(value, sep)
+} else := value
+
+# The raw matches of every pattern, each pass behind a cheap test for a character its
+# matches need.
+matches(value) := {
+	"email": cut_if(contains(clean, "@"), email_pattern, 1, clean),
+	"iban": cut_if(digits, iban_pattern, 1, clean),
+	"ipv4": cut_if(digits, ipv4_pattern, 3, clean),
+	"ipv6": cut_if(contains(clean, ":"), ipv6_pattern, 5, clean),
+	"uuid": cut_if(contains(clean, "-"), uuid_pattern, 1, clean),
+	"runs": cut_if(digits, run_pattern, 1, clean),
+} if {
+	clean := cleaned(value)
+	digits := regex.match(`[0-9]`, clean)
 }
 
-candidates(value) := (((emails(value) | ibans(value)) | ip_addresses(value)) | numeric(value)) | uuids(value)
-
-candidate(entity, start, end) := {"entity": entity, "start": start, "end": end, "priority": priority[entity]}
-
-# ---- overlap resolution ----------------------------------------------------------------
-
-# Greedy in rank order, unrolled three times (Rego has no loops): a candidate no other
-# outranks is kept; candidates touching a kept one are dropped; repeat on the rest.
-# Candidates are sorted by position and each is compared with its `window` neighbours
-# on either side only, so long texts stay linear (overlapping candidates are adjacent).
-resolve(cands) := {ordered[i] | some i in ((first | second) | third)} if {
-	ordered := [c | some [_, _, c] in sort([[c.start, c.end, c] | some c in cands])]
-	everything := {i | some i in numbers.range(0, count(ordered) - 1); ordered[i]}
-	first := unbeaten(ordered, everything)
-	rest := remaining(ordered, everything, first)
-	second := unbeaten(ordered, rest)
-	third := unbeaten(ordered, remaining(ordered, rest, second))
+# {"marked": the marked text, "pieces": [gap, match, gap, ..., match, gap], "groups": n};
+# every pattern's groups together are the whole match.
+cut_if(true, pattern, groups, value) := {"marked": marked, "pieces": split(marked, mark), "groups": groups} if {
+	marked := regex.replace(value, pattern, templates[groups])
 }
 
-window := 32
+cut_if(false, _, groups, value) := {"marked": value, "pieces": [value], "groups": groups}
 
-near(ordered, i) := numbers.range(max([0, i - window]), min([count(ordered) - 1, i + window]))
-
-unbeaten(ordered, live) := {i | some i in live; not beaten(ordered, live, i)}
-
-beaten(ordered, live, i) if {
-	some j in near(ordered, i)
-	j != i
-	j in live
-	overlap(ordered[i], ordered[j])
-	outranks(ordered[j], ordered[i])
+templates := {
+	1: concat("", [mark, "${1}", mark]),
+	3: concat("", [mark, "${1}", sep, "${2}", sep, "${3}", mark]),
+	5: concat("", [mark, "${1}", sep, "${2}", sep, "${3}", sep, "${4}", sep, "${5}", mark]),
 }
 
-remaining(ordered, live, kept) := {i | some i in live; not i in kept; not touches(ordered, kept, i)}
+match_count(cut) := (count(cut.pieces) - 1) / 2
 
-touches(ordered, kept, i) if {
-	some j in near(ordered, i)
-	j in kept
-	overlap(ordered[i], ordered[j])
-}
+# [[start, [group 1, ..., group n]]] for every match, in order.
+located(cut) := [] if match_count(cut) == 0
 
-overlap(a, b) if {
-	a.start < b.end
-	b.start < a.end
-}
-
-# Higher priority, then the longer span, then the earlier one.
-outranks(d, c) if d.priority > c.priority
-
-outranks(d, c) if {
-	d.priority == c.priority
-	d.end - d.start > c.end - c.start
-}
-
-outranks(d, c) if {
-	d.priority == c.priority
-	d.end - d.start == c.end - c.start
-	d.start < c.start
-}
-
-# ---- positions -----------------------------------------------------------------------
-
-# [[start, match]] for every match of `pattern` in `value`. regex.split cuts the text at
-# the same matches, so match i starts after gaps 0..i and matches 0..i-1.
-located(pattern, value) := [[start, m] | some i, m in matches; start := prefix[i] + count(gaps[i])] if {
-	matches := regex.find_n(pattern, value, -1)
-	gaps := regex.split(pattern, value)
-	prefix := prefix_sums([n | some i, m in matches; n := count(gaps[i]) + count(m)])
-}
-
-# The same with the submatches: [[start, [match, group 1, ...]]].
-located_groups(pattern, value) := [[start, m] | some i, m in matches; start := prefix[i] + count(gaps[i])] if {
-	matches := regex.find_all_string_submatch_n(pattern, value, -1)
-	gaps := regex.split(pattern, value)
-	prefix := prefix_sums([n | some i, m in matches; n := count(gaps[i]) + count(m[0])])
-}
-
-# prefix[i] = xs[0] + ... + xs[i-1], in blocks of 64 so that long lists stay linear-ish.
-prefix_sums(xs) := [total |
-	some i, _ in xs
-	block := i - (i % 64)
-	total := starts[block / 64] + sum(array.slice(xs, block, i))
+located(cut) := [[start, split(cut.pieces[(2 * k) + 1], sep)] |
+	some k in numbers.range(0, match_count(cut) - 1)
+	start := opens[2 * k] - (k * (cut.groups + 1))
 ] if {
-	last := count(xs) - 1
-	blocks := numbers.range(0, (last - (last % 64)) / 64)
-	totals := [sum(array.slice(xs, b * 64, (b + 1) * 64)) | some b in blocks]
-	starts := [sum(array.slice(totals, 0, b)) | some b, _ in totals]
+	match_count(cut) > 0
+	opens := indexof_n(cut.marked, mark)
+}
+
+# The candidate spans: one per match, plus the digit groups of the number runs (each
+# starts up to eight stretches); these are only counted when the matches alone are
+# within the bound.
+load(raw) := n if {
+	n := sum([match_count(cut) | some cut in raw])
+	n > max_candidates
+} else := sum([match_count(cut) | some cut in raw]) + count(regex.find_n(`\d+`, concat(" ", [run |
+	some [_, [run]] in located(raw.runs)
+]), -1))
+
+# The candidates by entity.
+candidates(raw) := {
+	"uuid": uuids(raw.uuid),
+	"email": emails(raw.email),
+	"iban": [c | some c in iban_runs; c.entity == "iban"],
+	"iban_shape": [c | some c in iban_runs; c.entity == "iban_shape"],
+	"ipv6": ipv6s(raw.ipv6),
+	"ip_address": ipv4s(raw.ipv4),
+	"credit_card": [c | some c in number_runs; c.entity == "credit_card"],
+	"ssn": [c | some c in number_runs; c.entity == "ssn"],
+	"phone": [c | some c in number_runs; c.entity == "phone"],
+} if {
+	iban_runs := ibans(raw.iban)
+	number_runs := numeric(raw.runs)
+}
+
+# ---- overlap resolution --------------------------------------------------------------
+
+# Exact, by rank: the entity (most specific first, the order below), then the earlier
+# start, then the longer span. A candidate is kept iff no kept candidate ranked above it
+# overlaps it. Entity by entity: the candidates that overlap no span kept for the
+# entities above are kept leftmost-first (`chain`). Within one entity that is the rule
+# itself: sorted by (start, longest first), a candidate the chain skips overlaps the kept
+# one before it, and a chained one overlaps no earlier kept one (they end before it
+# starts).
+resolve(cands) := {c | some level in [k0, k1, k2, k3, k4, k5, k6, k7, k8]; some c in level} if {
+	k0 := chain(cands.uuid)
+	k1 := chain(free([k0], cands.email))
+	k2 := chain(free([k0, k1], cands.iban))
+	k3 := chain(free([k0, k1, k2], cands.iban_shape))
+	k4 := chain(free([k0, k1, k2, k3], cands.credit_card))
+	k5 := chain(free([k0, k1, k2, k3, k4], cands.ipv6))
+	k6 := chain(free([k0, k1, k2, k3, k4, k5], cands.ip_address))
+	k7 := chain(free([k0, k1, k2, k3, k4, k5, k6], cands.ssn))
+	k8 := chain(free([k0, k1, k2, k3, k4, k5, k6, k7], cands.phone))
+}
+
+# The candidates that overlap none of the kept ones (disjoint spans). Sorted by start,
+# the only kept span that can overlap [s, e) is the last one starting before e.
+free(levels, cands) := cands if {
+	count(cands) > 0
+	every level in levels {
+		count(level) == 0
+	}
+} else := [c |
+	some i, c in cands
+	n := before[i]
+	not overlaps_kept(kept, n, c)
+] if {
+	count(cands) > 0
+	kept := sort([[c.start, c.end] | some level in levels; some c in level])
+	before := count_before([s | some [s, _] in kept], [c.end | some c in cands])
+} else := []
+
+overlaps_kept(kept, n, c) if {
+	n > 0
+	kept[n - 1][1] > c.start
+}
+
+# For every query i: how many of `values` are strictly below queries[i]. One sort of
+# both lists: at equal positions queries come first, so a query's index in the merged
+# order less its index among the queries is the count (linear besides the sorts).
+count_before(values, queries) := {i: n | some m, [_, 0, i] in merged; n := m - rank[i]} if {
+	asked := sort([[q, 0, i] | some i, q in queries])
+	rank := {i: k | some k, [_, _, i] in asked}
+	merged := sort(array.concat(asked, [[v, 1, 0] | some v in values]))
+}
+
+# The leftmost-first non-overlapping selection of `cands`: sorted by (start, longest
+# first), the first, then the first that starts at or after its end, and so on;
+# graph.reachable follows the "next" pointers.
+chain(cands) := cands if count(cands) < 2
+
+chain(cands) := [ordered[i] | some i in graph.reachable(next, [0])] if {
+	count(cands) >= 2
+	ordered := [c | some [_, _, c] in sort({[c.start, 0 - c.end, c] | some c in cands})]
+	after := count_before([c.start | some c in ordered], [c.end | some c in ordered])
+	next := {i: [j | j := after[i]; j < count(ordered)] | some i, _ in ordered}
 }
 
 # ---- email ---------------------------------------------------------------------------
 
 # local@domain.tld; the top-level domain is letters or an IDN (punycode) label.
 email_pattern := concat("", [
-	`\b[A-Za-z0-9][A-Za-z0-9._%+-]*@`, # the local part
+	`(\b[A-Za-z0-9][A-Za-z0-9._%+-]*@`, # the local part
 	`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+`, # domain labels
-	`(?:xn--[A-Za-z0-9-]{1,59}|[A-Za-z]{2,63})\b`, # the top-level domain
+	`(?:xn--[A-Za-z0-9-]{1,59}|[A-Za-z]{2,63})\b)`, # the top-level domain
 ])
 
-emails(value) := {candidate("email", start, start + count(m)) | some [start, m] in located(email_pattern, value)}
+emails(cut) := [candidate("email", start, start + count(m)) | some [start, [m]] in located(cut)]
 
 # ---- IBAN ----------------------------------------------------------------------------
 
 # Country letters and check digits, then capitals and digits: unbroken, or in groups of
 # at most four separated by single spaces or single hyphens. A run may carry a short word
 # after the IBAN ("... 1332 EUR"): only as many groups as the country's length are read.
-iban_pattern := `\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{1,4})+|(?:-[A-Z0-9]{1,4})+)\b`
+iban_pattern := `(\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{1,4})+|(?:-[A-Z0-9]{1,4})+)\b)`
 
-ibans(value) := {c |
-	some [start, run] in located(iban_pattern, value)
+ibans(cut) := {c |
+	some [start, [run]] in located(cut)
 	iban_lengths[substring(run, 0, 2)]
 	some c in iban_candidates(start, run)
 }
@@ -222,13 +294,11 @@ ipv4_pattern := concat("", [`(\b(?i:version|ver|v)\.? ?)?\b((?:`, octet, `\.){3}
 
 ipv4_exact := concat("", [`^(?:`, octet, `\.){3}`, octet, `$`])
 
-ip_addresses(value) := ipv4s(value) | ipv6s(value)
-
-ipv4s(value) := {candidate("ip_address", start, end) |
-	some [start, [_, version, address, cidr]] in located_groups(ipv4_pattern, value)
+ipv4s(cut) := [candidate("ip_address", start, end) |
+	some [start, [version, address, cidr]] in located(cut)
 	version == ""
 	end := sum([start, count(address), cidr_length(cidr, 32)])
-}
+]
 
 # A /prefix belongs to the address when it is at most the address width.
 cidr_length(cidr, width) := count(cidr) if {
@@ -241,14 +311,14 @@ cidr_length(cidr, width) := count(cidr) if {
 # on the right (group 5).
 ipv6_pattern := `(^|[^\w:.%/])([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)(%[0-9A-Za-z._~-]+)?(/\d+)?(\w*)`
 
-ipv6s(value) := {candidate("ipv6", begin, end) |
-	some [start, [_, left, raw, zone, cidr, glued]] in located_groups(ipv6_pattern, value)
+ipv6s(cut) := [candidate("ipv6", begin, end) |
+	some [start, [left, raw, zone, cidr, glued]] in located(cut)
 	glued == ""
 	address := trim_sentence_dot(raw, zone, cidr)
 	ipv6_valid(address)
 	begin := start + count(left)
 	end := sum([begin, count(address), count(zone), cidr_length(cidr, 128)])
-}
+]
 
 # A dot ending a sentence is not part of the address.
 trim_sentence_dot(raw, zone, cidr) := trim_suffix(raw, ".") if {
@@ -305,40 +375,51 @@ width(groups) := count(groups) + count([g | some g in groups; contains(g, ".")])
 
 # ---- UUIDs (blockers) ----------------------------------------------------------------
 
-uuid_pattern := `\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b`
+uuid_pattern := `(\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b)`
 
-uuids(value) := {candidate("uuid", start, start + count(m)) | some [start, m] in located(uuid_pattern, value)}
+uuids(cut) := [candidate("uuid", start, start + count(m)) | some [start, [m]] in located(cut)]
 
 # ---- numbers: cards, SSNs, phones ----------------------------------------------------
 
 # Digits with the punctuation people write inside numbers (spaces, dots, hyphens,
-# parentheses, a plus), starting and ending on a word boundary.
-run_pattern := `(?:\B[(+]{1,2}|\b)\d(?:[\d ().+-]*\d)?\b`
+# parentheses, a plus), starting and ending on a word boundary, with at least seven
+# digits (no stretch with fewer is tried). Demanding seven digits leaves the runs that
+# have them as they were: a match is still the longest run from its start.
+run_pattern := `((?:\B[(+]{1,2}|\b)\d(?:[ ().+-]*\d){6}(?:[\d ().+-]*\d)?\b)`
 
-numeric(value) := {c |
-	some [offset, run] in located(run_pattern, value)
+numeric(cut) := {c |
+	some [offset, [run]] in located(cut)
 	some c in run_candidates(offset, run)
 }
 
 # Every stretch of consecutive digit groups of the run with 7-19 digits (and up to eight
-# groups), with and without the "+" or "(" written before it.
-run_candidates(offset, run) := {candidate(entity, offset + start, offset + end) |
-	groups := located(`\d+`, run)
-	before := prefix_sums([count(g) | some [_, g] in groups])
-	last := count(groups) - 1
+# groups), with and without the "+" or "(" written before it. The run is cut the same way
+# as the text: `pieces` are gaps and digit groups in turn, `opens` where group g's marks
+# are, `before[g]` the digits before group g.
+run_candidates(offset, run) := {candidate(entity, (offset + (opens[2 * i] - (2 * i))) - k, end) |
 	some i in numbers.range(0, last)
+	gap := pieces[2 * i]
+	ks := prefixes(gap)
 	some j in numbers.range(i, min([last, i + 7]))
-	digits := (before[j] + count(groups[j][1])) - before[i]
+	digits := (before[j] + count(pieces[(2 * j) + 1])) - before[i]
 	digits >= 7
 	digits <= 19
-	end := groups[j][0] + count(groups[j][1])
-	some start in starts_of(run, groups[i][0])
-	some entity in pii_numbers.entities(substring(run, start, end - start))
+	core := concat("", array.slice(pieces, (2 * i) + 1, (2 * j) + 2))
+	end := ((offset + opens[(2 * j) + 1]) - (2 * j)) - 1
+	some k in ks
+	some entity in pii_numbers.entities(concat("", [substring(gap, count(gap) - k, k), core]))
+} if {
+	marked := regex.replace(run, `\d+`, "|${0}|")
+	pieces := split(marked, "|")
+	opens := indexof_n(marked, "|")
+	last := (count(opens) / 2) - 1
+	before := [n | some g, p in indexof_n(regex.replace(run, `\D*(\d+)\D*`, "|${1}"), "|"); n := p - g]
 }
 
-starts_of(run, start) := {start} | {earlier |
+# How many of the characters before a digit group may start a stretch: none, or one or
+# two of "(" and "+" written right before it.
+prefixes(gap) := {0} | {k |
 	some k in [1, 2]
-	k <= start
-	earlier := start - k
-	regex.match(`^[(+]+$`, substring(run, earlier, k))
+	k <= count(gap)
+	regex.match(`^[(+]+$`, substring(gap, count(gap) - k, k))
 }
