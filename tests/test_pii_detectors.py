@@ -4,6 +4,7 @@ as (entity, the exact text of the span)."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,84 @@ def test_long_text_stays_linear(policy: CompiledPolicy, tmp_path: Path) -> None:
     text = filler + "jane@example.org"
     [found] = detect(policy, [text])
     assert [(f["entity"], f["start"]) for f in found] == [(E, len(filler))]
+
+
+# ---- overlap resolution: exact, by rank ----------------------------------------------
+
+RANKING = ["uuid", "email", "iban", "iban_shape", "credit_card", "ipv6", "ip_address", "ssn",
+           "phone"]
+
+Span = tuple[str, int, int]
+
+
+def by_rank(candidates: list[Span]) -> set[Span]:
+    """docs/pii.md's rule, one candidate at a time: in rank order (entity, then the
+    earlier start, then the longer span) a candidate is kept iff it overlaps no kept one."""
+    kept: list[Span] = []
+    for c in sorted(set(candidates), key=lambda c: (RANKING.index(c[0]), c[1], -c[2])):
+        if all(c[2] <= k[1] or k[2] <= c[1] for k in kept):
+            kept.append(c)
+    return set(kept)
+
+
+def resolve(policy: CompiledPolicy, sets: list[list[Span]]) -> list[set[Span]]:
+    documents = [{entity: [{"entity": e, "start": s, "end": t} for e, s, t in spans if e == entity]
+                  for entity in RANKING} for spans in sets]
+    result = evaluate.query(policy, "[{prefix}.lib.pii.resolve(x) | some x in input]", documents)
+    return [{(c["entity"], c["start"], c["end"]) for c in kept} for kept in result]
+
+
+CHAINS: list[tuple[str, list[Span], set[Span]]] = [
+    ("seven phones, each overlapping the next: every other one",
+     [("phone", 5 * i, 5 * i + 10) for i in range(7)],
+     {("phone", 0, 10), ("phone", 10, 20), ("phone", 20, 30), ("phone", 30, 40)}),
+    ("a chain of nine entities down the ranking, deeper than any fixed number of passes",
+     [(e, 8 * i, 8 * i + 10) for i, e in enumerate(RANKING)],
+     {("uuid", 0, 10), ("iban", 16, 26), ("credit_card", 32, 42), ("ip_address", 48, 58),
+      ("phone", 64, 74)}),
+    ("a dropped candidate blocks nothing",
+     [("credit_card", 10, 26), ("phone", 0, 12), ("phone", 24, 36), ("ssn", 34, 45)],
+     {("credit_card", 10, 26), ("ssn", 34, 45)}),
+    ("same entity and start: the longer span",
+     [("phone", 3, 15), ("phone", 3, 17), ("phone", 16, 30)], {("phone", 3, 17)}),
+    ("same entity: the earlier start, even when a later one is longer",
+     [("phone", 0, 12), ("phone", 8, 30)], {("phone", 0, 12)}),
+    ("spans that only touch do not overlap",
+     [("email", 0, 10), ("phone", 10, 20), ("uuid", 20, 30)],
+     {("email", 0, 10), ("phone", 10, 20), ("uuid", 20, 30)}),
+]
+
+
+@pytest.mark.parametrize(("name", "spans", "kept"), CHAINS, ids=[c[0] for c in CHAINS])
+def test_resolution_chain(name: str, spans: list[Span], kept: set[Span],
+                          policy: CompiledPolicy) -> None:
+    assert by_rank(spans) == kept, "the table disagrees with the rule"
+    assert resolve(policy, [spans]) == [kept]
+
+
+def test_resolution_is_the_rank_rule_on_random_candidates(policy: CompiledPolicy) -> None:
+    rng = random.Random(10)
+    sets = [[(rng.choice(RANKING), start, start + rng.randint(1, 14))
+             for start in (rng.randrange(80) for _ in range(rng.randint(0, 16)))]
+            for _ in range(300)]
+    assert resolve(policy, sets) == [by_rank(spans) for spans in sets]
+
+
+# ---- bounded work ----------------------------------------------------------------------
+
+def test_too_many_candidates_fails_closed(policy: CompiledPolicy) -> None:
+    """Digits and separators only (the worst case an attacker can write): past
+    lib.pii.max_candidates digit groups the field is not examined, and the rule says so."""
+    bound = evaluate.query(policy, "{prefix}.lib.pii.max_candidates")
+    within = "4111 1111 1111 1111 " * ((bound - 8) // 4)
+    over = "4111 1111 1111 1111 " * (bound // 4 + 1)
+    scans = evaluate.query(policy, "[{prefix}.lib.pii.scan(x) | some x in input]", [within, over])
+    assert scans[0]["candidates"] <= bound
+    assert [f["entity"] for f in scans[0]["findings"]] == [C] * ((bound - 8) // 4)
+    assert scans[1]["candidates"] > bound and "findings" not in scans[1]
+    [decision] = evaluate.decisions(policy, [{"agent": "a", "action": {
+        "type": "send_email", "content": {"text": over}, "recipient": {"address": "x@gmail.com"}}}])
+    assert decision["decision"] == "block"
+    assert [v["message"] for v in decision["violations"]] == [
+        f"content.text has more than {bound} candidate spans (pattern matches and digit groups) "
+        "for the PII detectors, so it was not scanned"]

@@ -54,8 +54,9 @@ RULE_TYPE = RuleType(
         "outside `allow_domains` (no recipient counts as outside); the violation lists each "
         "finding as `{entity, field, start, end}` (code points, end exclusive). With "
         "`on_match: redact` there is no violation but an obligation `{type: redact, "
-        "entities: [types], findings: [...], mask?}`. A field over 65,536 characters is "
-        "not scanned and is a violation either way."
+        "entities: [types], findings: [...], mask?}`. A field over 65,536 characters, or "
+        "with more than 512 candidate spans (pattern matches and digit groups), is not "
+        "scanned and is a violation either way."
     ),
     params={
         "detect": Field(ListOf(Enum(DETECTORS))),
@@ -175,5 +176,7 @@ findings are replaced right to left, with `mask` or `[ENTITY]`.""",
                 _send("078-05-1123", OUT), "ok"),
         Example("a text over 65,536 characters is refused unscanned", {"detect": ["email"]},
                 _send("a" * 65537, OUT), "violated"),
+        Example("a text with more than 512 candidate spans is refused unscanned",
+                {"detect": ["phone"]}, _send("1 " * 520, OUT), "violated"),
     ],
 )

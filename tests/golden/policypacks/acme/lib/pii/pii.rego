@@ -19,7 +19,7 @@ max_chars := 65536
 # Nor is a field with more candidate spans than this (pattern matches plus the digit
 # groups of number runs): the work per candidate is bounded, so this bounds the work per
 # field whatever an attacker writes (all digits and separators, say).
-max_candidates := 4096
+max_candidates := 512
 
 # {"candidates": n, "findings": [{entity, start, end}]} for `value`, the findings sorted by
 # start, overlaps resolved; without "findings" when n is over max_candidates.
@@ -58,35 +58,45 @@ mark := "\ue000"
 
 sep := "\ue001"
 
-# The text with the two markers (private-use characters) written as U+FFFD: the same
-# length in code points, and no pattern tells the three apart.
-cleaned(value) := strings.replace_n({mark: "\ufffd", sep: "\ufffd"}, value) if {
-	contains(value, mark)
-} else := strings.replace_n({mark: "\ufffd", sep: "\ufffd"}, value) if {
-	contains(value, sep)
+# The text with the two markers (private-use characters, `mark` and `sep`) written as
+# U+FFFD: the same length in code points, and no pattern tells the three apart.
+cleaned(value) := strings.replace_n({"\ue000": "\ufffd", "\ue001": "\ufffd"}, value) if {
+	regex.match(`[\x{E000}\x{E001}]`, value)
 } else := value
 
-# The raw matches of every pattern, each pass behind a cheap test for a character its
-# matches need.
-matches(value) := {
-	"email": cut_if(contains(clean, "@"), email_pattern, 1, clean),
-	"iban": cut_if(digits, iban_pattern, 1, clean),
-	"ipv4": cut_if(digits, ipv4_pattern, 3, clean),
-	"ipv6": cut_if(contains(clean, ":"), ipv6_pattern, 5, clean),
-	"uuid": cut_if(contains(clean, "-"), uuid_pattern, 1, clean),
-	"runs": cut_if(digits, run_pattern, 1, clean),
+# The passes over the text: [pattern, its groups].
+passes := {
+	"email": [email_pattern, 1], "iban": [iban_pattern, 1], "ipv4": [ipv4_pattern, 3],
+	"ipv6": [ipv6_pattern, 5], "uuid": [uuid_pattern, 1], "runs": [run_pattern, 1],
+}
+
+# The raw matches of every pass, each behind a cheap test for a character its matches
+# need.
+matches(value) := {name: cut(name, pattern, groups, clean) |
+	some name, [pattern, groups] in passes
 } if {
 	clean := cleaned(value)
-	digits := regex.match(`[0-9]`, clean)
 }
+
+wanted("email", value) if contains(value, "@")
+
+wanted("ipv6", value) if contains(value, ":")
+
+wanted("uuid", value) if contains(value, "-")
+
+wanted(name, value) if {
+	name in {"iban", "ipv4", "runs"}
+	has_digit(value)
+}
+
+has_digit(value) if regex.match(`[0-9]`, value)
 
 # {"marked": the marked text, "pieces": [gap, match, gap, ..., match, gap], "groups": n};
 # every pattern's groups together are the whole match.
-cut_if(true, pattern, groups, value) := {"marked": marked, "pieces": split(marked, mark), "groups": groups} if {
+cut(name, pattern, groups, value) := {"marked": marked, "pieces": split(marked, mark), "groups": groups} if {
+	wanted(name, value)
 	marked := regex.replace(value, pattern, templates[groups])
-}
-
-cut_if(false, _, groups, value) := {"marked": value, "pieces": [value], "groups": groups}
+} else := {"marked": value, "pieces": [value], "groups": groups}
 
 templates := {
 	1: concat("", [mark, "${1}", mark]),
@@ -113,9 +123,9 @@ located(cut) := [[start, split(cut.pieces[(2 * k) + 1], sep)] |
 load(raw) := n if {
 	n := sum([match_count(cut) | some cut in raw])
 	n > max_candidates
-} else := sum([match_count(cut) | some cut in raw]) + count(regex.find_n(`\d+`, concat(" ", [run |
-	some [_, [run]] in located(raw.runs)
-]), -1))
+} else := sum([match_count(cut) | some cut in raw]) + digit_groups(raw.runs)
+
+digit_groups(runs) := count(regex.find_n(`\d+`, concat(" ", [run | some [_, [run]] in located(runs)]), -1))
 
 # The candidates by entity.
 candidates(raw) := {

@@ -7,23 +7,15 @@
 package policypacks.acme.lib.pii_numbers
 
 # The entities `text` (digits with separators, maybe a leading "+" or "(") validates as.
-entities(text) := {entity |
+# One match against every accepted shape rules most stretches out before any validator
+# runs.
+entities(text) := ({"credit_card" | card(text)} | {"ssn" | ssn(text)}) | {"phone" | phone(text)} if {
 	regex.match(any_shape, text)
-	some entity in ["credit_card", "ssn", "phone"]
-	valid(entity, text)
-}
+} else := set()
 
-# Every number the validators accept has one of these shapes: one match rules most
-# stretches out before any validator runs.
-any_shape := concat("|", [card_shape, ssn_shape, national_pattern, international_shape, `^(?:44|49|33|972|91|55)[ .-]`])
+any_shape := concat("|", [card_shape, ssn_shape, national_pattern, international_shape, cc_shape])
 
-valid("credit_card", text) if card(text)
-
-valid("ssn", text) if ssn(text)
-
-valid("phone", text) if phone(text)
-
-only_digits(text) := strings.replace_n({" ": "", "-": "", ".": "", "(": "", ")": "", "+": ""}, text)
+only_digits(text) := regex.replace(text, `\D`, "")
 
 # ---- credit_card ---------------------------------------------------------------------
 
@@ -65,8 +57,11 @@ card_ranges := [
 	["1", "1", [15]], # UATP
 ]
 
+# The ranges by first digit, so a number is only held against its own few.
+ranges_by_digit[d] := [r | some r in card_ranges; startswith(r[0], d)] if some d in split("0123456789", "")
+
 issued_card(digits) if {
-	some [low, high, lengths] in card_ranges
+	some [low, high, lengths] in ranges_by_digit[substring(digits, 0, 1)]
 	count(digits) in lengths
 	prefix := to_number(substring(digits, 0, count(low)))
 	prefix >= to_number(low)
@@ -117,9 +112,11 @@ phone(text) if international_phone(text)
 
 # A country code of the listed plans written without "+" ("91-415-555-0132").
 phone(text) if {
-	regex.match(`^(?:44|49|33|972|91|55)[ .-]`, text)
+	regex.match(cc_shape, text)
 	international_phone(concat("", ["+", text]))
 }
+
+cc_shape := `^(?:44|49|33|972|91|55)[ .-]`
 
 # National formats of the numbering plans in docs/pii.md.
 national_pattern := concat("", ["^(?:", concat("|", national_formats), ")$"])

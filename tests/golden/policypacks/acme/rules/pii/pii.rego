@@ -5,7 +5,8 @@
 #   rule's allowed domains (the compiler fills in the identity's internalDomains when
 #   the rule lists none; no recipient counts as outside). on_match `violate` reports a
 #   violation, `redact` an obligation; both list every finding as {entity, field, start,
-#   end} (code points, end exclusive). A field too long to scan is a violation either way.
+#   end} (code points, end exclusive). A field too long to scan, or with too many
+#   candidate spans, is a violation either way.
 package policypacks.acme.rules.pii
 
 import data.policypacks.acme.config
@@ -26,6 +27,18 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	count(value) > pii.max_chars
 	template := "%s has %d characters, over the %d the PII detectors read, so it was not scanned"
 	message := sprintf(template, [field, count(value), pii.max_chars])
+}
+
+# Nor may text with more candidate spans than the detectors examine.
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	some [pack_id, rule] in outgoing
+	some field, result in scans
+	not result.findings
+	template := concat(" ", [
+		"%s has more than %d candidate spans (pattern matches and digit groups)",
+		"for the PII detectors, so it was not scanned",
+	])
+	message := sprintf(template, [field, pii.max_candidates])
 }
 
 obligation contains {"pack": pack_id, "rule": rule.id, "obligation": redact} if {
@@ -71,9 +84,16 @@ scanned[field] := value if {
 
 # Every detector's findings in the scanned fields, found once for all the rules.
 findings contains object.union(f, {"field": field}) if {
+	some field, result in scans
+	some f in result.findings
+}
+
+# What the detectors make of each field short enough to read, only when some rule would
+# report it (main reads every rule of this package, for every decision).
+scans[field] := pii.scan(value) if {
+	count(outgoing) > 0
 	some field, value in scanned
 	count(value) <= pii.max_chars
-	some f in pii.findings(value)
 }
 
 describe(found, action) := sprintf(template, [entity_list(found), domain]) if {
