@@ -23,11 +23,17 @@ max_candidates := 512
 
 # {"candidates": n, "findings": [{entity, start, end}]} for `value`, the findings sorted by
 # start, overlaps resolved; without "findings" when n is over max_candidates.
-scan(value) := {"candidates": n, "findings": reportable(resolve(candidates(raw)))} if {
-	raw := matches(value)
-	n := load(raw)
+scan(value) := outcome(raw, load(raw)) if raw := matches(value)
+
+# Most text has no candidate at all: nothing to resolve.
+outcome(_, 0) := {"candidates": 0, "findings": []}
+
+outcome(raw, n) := {"candidates": n, "findings": reportable(resolve(candidates(raw)))} if {
+	n > 0
 	n <= max_candidates
-} else := {"candidates": load(matches(value))}
+}
+
+outcome(_, n) := {"candidates": n} if n > max_candidates
 
 # The findings in `value` (undefined when it has too many candidates to examine).
 findings(value) := scan(value).findings
