@@ -14,11 +14,12 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import requests
 
 from ..vocabulary import ALLOWING, DECISIONS, ID_PATTERN, SYSTEM_PACK, decision_path
+from . import obligations
 from .store import DEFAULT_CURRENCY, DEFAULT_SPEND_ACTIONS, ENV_STORE, Store, open_store
 
 log = logging.getLogger("policypacks.client")
@@ -254,9 +255,22 @@ class PolicyClient:
 
     # -- acting on decisions -----------------------------------------------------------
 
-    def enforce(self, action: dict[str, Any], usage: dict[str, Any] | None = None) -> Decision:
+    @overload
+    def enforce(self, action: dict[str, Any], usage: dict[str, Any] | None = None,
+                apply_obligations: Literal[False] = False) -> Decision: ...
+
+    @overload
+    def enforce(self, action: dict[str, Any], usage: dict[str, Any] | None = None, *,
+                apply_obligations: Literal[True]) -> dict[str, Any]: ...
+
+    def enforce(self, action: dict[str, Any], usage: dict[str, Any] | None = None,
+                apply_obligations: bool = False) -> Decision | dict[str, Any]:
         """The decision if the action may go ahead (warnings logged); otherwise raise
-        ``PolicyBlocked``, or ``ApprovalRequired`` after opening an approval request."""
+        ``PolicyBlocked``, or ``ApprovalRequired`` after opening an approval request.
+        With ``apply_obligations``, the action to send instead: the decision's
+        obligations applied (``policypacks.obligations.apply``)."""
+        if apply_obligations:
+            return obligations.apply(action, self.enforce(action, usage))
         decision = self.check(action, usage)
         if decision.decision == "warn":
             log.warning("policy warning for %s/%s %s: %s", self.identity, self.agent,

@@ -48,7 +48,7 @@ violation_set contains violation if {
 	rule := config.packs[pack_id].rules[rule_id]
 	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
 	attachment := precedence.input_packs[pack_id]
-	violation := {
+	base := {
 		"pack": pack_id,
 		"rule": rule_id,
 		"type": rule.type,
@@ -57,6 +57,8 @@ violation_set contains violation if {
 		"level": attachment.level,
 		"message": object.get(rule, "message", concat("; ", messages)),
 	}
+	spans := [span | some f in findings; f.pack == pack_id; f.rule == rule_id; some span in object.get(f, "findings", [])]
+	violation := with_findings(base, spans)
 }
 
 violation_set contains unknown_agent_violation if {
@@ -66,6 +68,11 @@ violation_set contains unknown_agent_violation if {
 
 # A malformed input gets this one violation, whatever its agent.
 violation_set contains input_contract.violation if not input_contract.valid
+
+# The spans a rule reports (pii), when it reports any.
+with_findings(violation, found) := object.union(violation, {"findings": found}) if count(found) > 0
+
+with_findings(violation, []) := violation
 
 # Strictest first, then by pack id, then by rule id.
 violations := [entry[3] | some entry in sorted_violations]

@@ -4,7 +4,9 @@
 #   Personal data found in the text or subject must not go to a recipient outside the
 #   rule's allowed domains (the compiler fills in the identity's internalDomains when
 #   the rule lists none; no recipient counts as outside). on_match `violate` reports a
-#   violation; `redact` an obligation naming the entity types to redact instead.
+#   violation, `redact` an obligation; both list every finding as {entity, field, start,
+#   end} (code points, end exclusive). A field too long to scan, or with too many
+#   candidate spans, is a violation either way.
 package policypacks.acme.rules.pii
 
 import data.policypacks.acme.config
@@ -12,36 +14,91 @@ import data.policypacks.acme.lib.pii
 import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
-violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some [pack_id, rule, entities] in exposures
+violation contains {"pack": pack_id, "rule": rule.id, "message": message, "findings": found} if {
+	some [pack_id, rule, found] in exposures
 	rule.on_match == "violate"
-	message := describe(entities, input.action)
+	message := describe(found, input.action)
+}
+
+# Fail closed: text the detectors did not read may hold anything.
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	some [pack_id, rule] in outgoing
+	some field, value in scanned
+	count(value) > pii.max_chars
+	template := "%s has %d characters, over the %d the PII detectors read, so it was not scanned"
+	message := sprintf(template, [field, count(value), pii.max_chars])
+}
+
+# Nor may text with more candidate spans than the detectors examine.
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	some [pack_id, rule] in outgoing
+	some field, result in scans
+	not result.findings
+	template := concat(" ", [
+		"%s has more than %d candidate spans (pattern matches and digit groups)",
+		"for the PII detectors, so it was not scanned",
+	])
+	message := sprintf(template, [field, pii.max_candidates])
 }
 
 obligation contains {"pack": pack_id, "rule": rule.id, "obligation": redact} if {
-	some [pack_id, rule, entities] in exposures
+	some [pack_id, rule, found] in exposures
 	rule.on_match == "redact"
-	redact := {"type": "redact", "entities": entities}
+	entities := sort({f.entity | some f in found})
+	redact := object.union({"type": "redact", "entities": entities, "findings": found}, mask_of(rule))
 }
 
-# [pack id, rule, sorted entity types] for each rule whose detectors find something that
-# the action sends outside the rule's allowed domains.
-exposures contains [pack_id, rule, sort(entities)] if {
+mask_of(rule) := {"mask": rule.mask} if is_string(rule.mask)
+
+mask_of(rule) := {} if not is_string(rule.mask)
+
+# [pack id, rule, findings of the rule's detectors] for each rule whose detectors find
+# something that the action sends outside the rule's allowed domains.
+exposures contains [pack_id, rule, found] if {
+	some [pack_id, rule] in outgoing
+	found := [f | some [_, _, f] in sort([[f.field, f.start, f] |
+		some f in findings
+		f.entity in rule.detect
+	])]
+	count(found) > 0
+}
+
+# [pack id, rule] for each pii rule that applies to the action and whose recipient is
+# outside its allowed domains.
+outgoing contains [pack_id, rule] if {
 	is_object(input.action.content)
 	some pack_id, _ in precedence.input_packs
 	some rule in config.rules.pii[pack_id]
 	text.action_selected(rule, input.action)
 	not allowed_recipient(input.action, rule.allow_domains)
-	entities := {kind | some value in scanned(input.action.content); some kind in pii.found(rule.detect, value)}
-	count(entities) > 0
 }
 
 allowed_recipient(action, domains) if text.domain_in(text.recipient_domain(action), domains)
 
-# What the detectors read: the text and the subject.
-scanned(content) := [value | some field in ["text", "subject"]; value := content[field]; is_string(value)]
+# What the detectors read: the text and the subject, by field name.
+scanned[field] := value if {
+	some field, key in {"content.text": "text", "content.subject": "subject"}
+	value := input.action.content[key]
+	is_string(value)
+}
 
-describe(entities, action) := sprintf(template, [concat(", ", entities), domain]) if {
+# Every detector's findings in the scanned fields, found once for all the rules.
+findings contains object.union(f, {"field": field}) if {
+	some field, result in scans
+	some f in result.findings
+}
+
+# What the detectors make of each field short enough to read, only when some rule would
+# report it (main reads every rule of this package, for every decision).
+scans[field] := pii.scan(value) if {
+	count(outgoing) > 0
+	some field, value in scanned
+	count(value) <= pii.max_chars
+}
+
+describe(found, action) := sprintf(template, [entity_list(found), domain]) if {
 	domain := text.recipient_domain(action)
 	template := "contains PII (%s) and goes to %s, outside the allowed domains"
-} else := sprintf("contains PII (%s) and has no recipient domain, which counts as outside", [concat(", ", entities)])
+} else := sprintf("contains PII (%s) and has no recipient domain, which counts as outside", [entity_list(found)])
+
+entity_list(found) := concat(", ", sort({f.entity | some f in found}))
