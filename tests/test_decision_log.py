@@ -33,7 +33,7 @@ RULES = [
 
 SESSION: list[dict[str, Any]] = [
     {"type": "send_email",
-     "content": {"text": f"SSN 123-45-6789 {SECRET}body", "subject": f"{SECRET}subject",
+     "content": {"text": f"SSN 078-05-1123 {SECRET}body", "subject": f"{SECRET}subject",
                  "tone": "professional", "topics": ["legal"]},
      "recipient": {"address": f"{SECRET}bob@example.com", "domain": "example.com"}},
     {"type": "attach_file", "attachments": [
@@ -88,7 +88,7 @@ def test_the_decision_log_holds_none_of_the_sensitive_values(opa: Sidecar,
     entries = logged(opa, ids)
     assert sorted(entries) == sorted(ids)  # every decision is logged, by its id
     log = opa.log.read_text()
-    assert SECRET not in log and "123-45-6789" not in log
+    assert SECRET not in log and "078-05-1123" not in log
     assert "payroll" not in log and "bob@" not in log
 
     first, files, bad_files, refund, _, strings, stored, odd = (entries[i] for i in ids)

@@ -68,7 +68,7 @@ def assert_refused(decision: dict[str, Any], errors: list[str], document: Any) -
 SPEND = {"agent": "sales-bot", "action": {"type": "spend", "amount": 600, "currency": "USD"}}
 EMAIL = {"agent": "support-bot", "action": {
     "type": "send_email", "recipient": {"address": "x@evil.com"},
-    "content": {"text": "Your SSN 123-45-6789 is on file.\n-- The Acme Team"}}}
+    "content": {"text": "Your SSN 078-05-1123 is on file.\n-- The Acme Team"}}}
 
 
 def at(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -120,9 +120,9 @@ MALFORMED: list[tuple[str, Any, list[str]]] = [
      ["action.attachments.0.size_bytes"]),
     ("attachment size fractional", at(EMAIL, "action.attachments", [{"size_bytes": 1.5}]),
      ["action.attachments.0.size_bytes"]),
-    ("content as a string", at(EMAIL, "action.content", "SSN 123-45-6789"),
+    ("content as a string", at(EMAIL, "action.content", "SSN 078-05-1123"),
      ["action.content"]),
-    ("text as a list", at(EMAIL, "action.content.text", ["SSN 123-45-6789"]),
+    ("text as a list", at(EMAIL, "action.content.text", ["SSN 078-05-1123"]),
      ["action.content.text"]),
     ("subject as a number", at(EMAIL, "action.content.subject", 7),
      ["action.content.subject"]),
