@@ -155,7 +155,50 @@ suppressed(attached, "agent_overrides") := {entry |
 	entry := {"pack": loser.pack, "rule": loser.rule, "by": first_winner(winners), "reason": "agent_overrides"}
 }
 
-# ---- The same, computed once for the agent of the input --------------------------
+# ---- The tables: all of the above, evaluated once per agent when the bundle is built ----
+
+# `policypacks build` evaluates `tables` with `opa eval` over the data document and ships
+# the result as config.resolved, so a decision looks its agent's table up instead of
+# running the functions above. tests/test_resolved_tables.py checks that the shipped
+# tables equal what these rules compute.
+tables := {
+	"agents": {agent_id: table(agent_id) | some agent_id, _ in config.agents},
+	"unknown": unknown_table,
+}
+
+# An undeclared agent (any input.agent no Agent document declares; null stands for all of
+# them) gets the scope-all packs under unknownAgents: defaults, nothing under block.
+unknown_table := table(null) if config.identity.unknown_agents == "defaults"
+
+unknown_table := empty_table if config.identity.unknown_agents == "block"
+
+empty_table := {"precedence": {"applied": config.identity.precedence}, "packs": {}, "suppressed": [], "rules": {}}
+
+# What a decision needs of one agent: the applied precedence, the attached packs with
+# their level and enforcement, the suppressed rules (sorted by pack, then rule) and the
+# active rules by type, as [pack id, position in config.rules[type][pack id]].
+table(agent_id) := {
+	"precedence": {"requested": requested_precedence(agent_id), "applied": mode},
+	"packs": attached,
+	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
+	"rules": active_rules(attached, {[s.pack, s.rule] | some s in dropped}),
+} if {
+	mode := applied_precedence(agent_id)
+	attached := packs(agent_id)
+	dropped := suppressed(attached, mode)
+}
+
+active_rules(attached, dropped) := {rule_type: refs |
+	some rule_type, by_pack in config.rules
+	refs := [[pack_id, i] |
+		some pack_id, _ in attached
+		some i, rule in by_pack[pack_id]
+		not [pack_id, rule.id] in dropped
+	]
+	count(refs) > 0
+}
+
+# ---- The agent of the input: its table -------------------------------------------
 
 input_agent := object.get(input, "agent", null)
 
@@ -167,12 +210,13 @@ blocked_unknown if {
 	config.identity.unknown_agents == "block"
 }
 
-input_precedence := applied_precedence(input_agent)
+input_table := config.resolved.agents[input_agent] if {
+	declared(input_agent)
+} else := config.resolved.unknown
 
-input_packs := {} if blocked_unknown
+input_packs := input_table.packs
 
-input_packs := packs(input_agent) if not blocked_unknown
+input_suppressed := input_table.suppressed
 
-input_suppressed := suppressed(input_packs, input_precedence)
-
-input_suppressed_rules contains [entry.pack, entry.rule] if some entry in input_suppressed
+# The agent's unsuppressed rules of each type: [pack id, i] of config.rules[type][pack id][i].
+input_rules := input_table.rules

@@ -9,7 +9,7 @@ import data.policypacks.acme.lib.conditions
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": "the rule's condition holds"} if {
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.condition[pack_id]
+	some [pack_id, i] in precedence.input_rules.condition
+	rule := config.rules.condition[pack_id][i]
 	conditions.holds(rule.when, input)
 }

@@ -28,8 +28,8 @@ obligation contains {"pack": pack_id, "rule": rule.id, "obligation": redact} if 
 # the action sends outside the rule's allowed domains.
 exposures contains [pack_id, rule, sort(entities)] if {
 	is_object(input.action.content)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.pii[pack_id]
+	some [pack_id, i] in precedence.input_rules.pii
+	rule := config.rules.pii[pack_id][i]
 	text.action_selected(rule, input.action)
 	not allowed_recipient(input.action, rule.allow_domains)
 	entities := {kind | some value in scanned(input.action.content); some kind in pii.found(rule.detect, value)}

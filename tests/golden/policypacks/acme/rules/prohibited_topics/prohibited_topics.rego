@@ -11,8 +11,8 @@ import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.prohibited_topics[pack_id]
+	some [pack_id, i] in precedence.input_rules.prohibited_topics
+	rule := config.rules.prohibited_topics[pack_id][i]
 	text.carries_content(rule, input.action)
 	some topic in rule.topics
 	raised(topic, input.action.content)
