@@ -22,6 +22,18 @@ def word_pattern(literal: str) -> str:
     return rf"(?i)\b{quote_meta(literal)}\b"
 
 
+def words_pattern(literals: list[str]) -> str:
+    """One whole-word, case-insensitive RE2 pattern matching any of the literals: a
+    keyword list costs one regex evaluation, not one per keyword."""
+    return rf"(?i)\b(?:{'|'.join(quote_meta(literal) for literal in literals)})\b"
+
+
+def any_of(patterns: list[str]) -> str:
+    """One RE2 pattern that matches where any of ``patterns`` matches. Each keeps its
+    own flags: ``(?i)`` inside a group applies to that group only."""
+    return "|".join(f"(?:{pattern})" for pattern in patterns)
+
+
 def actions_field(default: list[str] | None = None) -> Field:
     """``actions``: the action types a rule applies to (absent: the type's default)."""
     return Field(ListOf(ACTION_TYPE), default=default)

@@ -15,6 +15,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	some [pack_id, i] in precedence.input_rules.terminology
 	rule := config.rules.terminology[pack_id][i]
 	text.action_selected(rule, input.action)
+	regex.match(rule.any, body) # one alternation of every term: most texts stop here
 	some entry in rule.terms
 	regex.match(entry.pattern, body)
 	message := advice(entry)

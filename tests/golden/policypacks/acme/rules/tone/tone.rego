@@ -31,6 +31,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	rule := config.rules.tone[pack_id][i]
 	text.action_selected(rule, input.action)
 	some band in rule.disallowed
+	regex.match(band.any, body) # the band's markers as one alternation: most texts stop here
 	found := {hit | some pattern in band.patterns; some hit in regex.find_n(pattern, body, 1)}
 	count(found) > 0
 	message := sprintf("the text reads as %s (%s), not an allowed tone", [band.band, text.quoted_list(sort(found))])
