@@ -23,7 +23,27 @@ from .opa.binary import eval_json
 
 def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
     """``{"agents": {agent id: table}, "unknown": table}`` as the precedence rules compute
-    them over ``config`` (see rego_templates/core/precedence.rego.j2)."""
+    them over ``config`` (see rego_templates/core/precedence.rego.j2).
+
+    An agent's table depends on nothing of the agent but its Agent document
+    (``config.agents[id]``) and the packs scoped to it (``config.scoped[id]``), so agents
+    alike in both are evaluated once, through the first of them."""
+    shapes: dict[str, str] = {}  # shape -> the agent evaluated for it
+    shape_of: dict[str, str] = {}
+    for agent_id in sorted(config["agents"]):
+        shape = json.dumps([config["agents"][agent_id], config["scoped"].get(agent_id)],
+                           sort_keys=True)
+        shape_of[agent_id] = shapes.setdefault(shape, agent_id)
+    evaluated = set(shapes.values())
+    reduced = {**config,
+               "agents": {a: v for a, v in config["agents"].items() if a in evaluated},
+               "scoped": {a: v for a, v in config["scoped"].items() if a in evaluated}}
+    tables = _evaluate(root, modules, reduced)
+    return {"agents": {agent_id: tables["agents"][shape_of[agent_id]] for agent_id in shape_of},
+            "unknown": tables["unknown"]}
+
+
+def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
     precedence = f"{root}/precedence/precedence.rego"
     with tempfile.TemporaryDirectory(prefix="policypacks-resolve-") as tmp:
         tree = Path(tmp)
@@ -33,6 +53,6 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
         (tree / precedence).write_text(modules[precedence])
         query = "data." + root.replace("/", ".") + ".precedence.tables"
         tables = eval_json(query, data=[tree])
-    if not isinstance(tables, dict):
+    if not isinstance(tables, dict) or not isinstance(tables.get("agents"), dict):
         raise OpaError(f"opa eval of {query} gave no tables")
     return tables

@@ -32,13 +32,16 @@ scope_all_packs := {pack_id | some pack_id in config.scope_all}
 
 # Packs attached at identity level. An undeclared agent (unknownAgents: defaults) gets
 # only the scope-all packs, even where a pack's scope names it.
-identity_packs(agent_id) := scope_all_packs | listed if {
+# (Direct references with an else, not object.get over config.scoped or config.agents:
+# those would read the whole document on every call.)
+identity_packs(agent_id) := scope_all_packs | {pack_id | some pack_id in config.scoped[agent_id]} if {
 	declared(agent_id)
-	listed := {pack_id | some pack_id in object.get(config.scoped, agent_id, [])}
 } else := scope_all_packs
 
 # Packs the agent attaches itself in spec.packs.
-agent_packs(agent_id) := object.keys(object.get(config.agents, [agent_id, "packs"], {}))
+agent_packs(agent_id) := object.keys(config.agents[agent_id].packs) if {
+	declared(agent_id)
+} else := set()
 
 # The level of an attachment: level(attached at identity level, attached by the agent).
 level(true, true) := "both"
@@ -108,8 +111,13 @@ explain(agent_id, pack_id, attachment) := why(
 	attachment.level,
 	applied_precedence(agent_id),
 	config.packs[pack_id].overridable,
-	is_string(object.get(config.agents, [agent_id, "packs", pack_id, "enforcement"], null)),
+	sets_enforcement(agent_id, pack_id),
 )
+
+# Whether the agent's attachment of the pack names an enforcement of its own.
+sets_enforcement(agent_id, pack_id) if is_string(config.agents[agent_id].packs[pack_id].enforcement)
+
+default sets_enforcement(_, _) := false
 
 # Rules of the attached packs that share a conflict key with a rule of another pack,
 # grouped by key. A pack attached at both levels counts as identity level.
