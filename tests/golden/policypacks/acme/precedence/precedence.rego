@@ -115,9 +115,9 @@ explain(agent_id, pack_id, attachment) := why(
 )
 
 # Whether the agent's attachment of the pack names an enforcement of its own.
-sets_enforcement(agent_id, pack_id) if is_string(config.agents[agent_id].packs[pack_id].enforcement)
-
 default sets_enforcement(_, _) := false
+
+sets_enforcement(agent_id, pack_id) if is_string(config.agents[agent_id].packs[pack_id].enforcement)
 
 # Rules of the attached packs that share a conflict key with a rule of another pack,
 # grouped by key. A pack attached at both levels counts as identity level.
