@@ -112,6 +112,9 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "scope_all": sorted(p.id for p in repo.packs.values() if p.scope == "all"),
         "scoped": {agent_id: sorted(ids) for agent_id, ids in scoped.items()},
         "packs": {pack.id: _pack_data(pack) for pack in repo.packs.values()},
+        # What a violation of each rule says besides its message (small: a decision reads it).
+        "violation_fields": {pack.id: {r.id: _violation_fields(pack, r) for r in pack.rules}
+                             for pack in repo.packs.values()},
         "rules": rules_by_type,
         "log_mask": log_mask(repo),
     }
@@ -152,6 +155,15 @@ def _pack_data(pack: Pack) -> dict[str, Any]:
         "overridable": pack.overridable,
         "rules": rules,
     }
+
+
+def _violation_fields(pack: Pack, rule: Rule) -> dict[str, Any]:
+    fields: dict[str, Any] = {"type": rule.type, "category": pack.category}
+    if rule.enforcement:
+        fields["enforcement"] = rule.enforcement
+    if rule.message:
+        fields["message"] = rule.message
+    return fields
 
 
 def _rule_data(rule: Rule, order: int, ctx: CompileContext) -> dict[str, Any]:
