@@ -46,7 +46,8 @@ def pack_examples() -> list[dict[str, Any]]:
 
 TEXTS = [
     "Happy to help, your refund is on its way.", "Hey, gonna ship it tomorrow lol",
-    "We hereby confirm the aforementioned order.", "Please find your invoice attached. Kind regards.",
+    "We hereby confirm the aforementioned order.",
+    "Please find your invoice attached. Kind regards.",
     "Welcome to acme inc support, our chatbot is cheap.", "Hi {{first_name}}, thanks!",
     "Lorem ipsum dolor", "Call me about the election and firearms", "my password: hunter2",
     "card 4111 1111 1111 1111 and ssn 123-45-6789", "IBAN DE89 3704 0044 0532 0130 00",
@@ -112,9 +113,9 @@ def generated(count: int, seed: int = 11) -> list[dict[str, Any]]:
         if kind in ("store_data", "export_data", "share_data") or rng.random() < 0.1:
             action["data"] = _data(rng)
         if rng.random() < 0.15:
-            action["attachments"] = [rng.choice([
-                {"name": "a.pdf", "size_bytes": 1000}, {"name": "run.EXE"},
-                {"size_bytes": 20 * 2**20}, {"name": "noext"}]) for _ in range(rng.choice([1, 2, 6]))]
+            files = [{"name": "a.pdf", "size_bytes": 1000}, {"name": "run.EXE"},
+                     {"size_bytes": 20 * 2**20}, {"name": "noext"}]
+            action["attachments"] = [rng.choice(files) for _ in range(rng.choice([1, 2, 6]))]
         doc: dict[str, Any] = {"agent": AGENT, "action": action}
         if rng.random() < 0.5:
             doc["usage"] = {"spend": {"day": rng.choice([0, 30, 95, "x"])},
