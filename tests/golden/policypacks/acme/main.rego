@@ -45,16 +45,16 @@ violated_rules contains [finding.pack, finding.rule] if some finding in findings
 
 violation_set contains violation if {
 	some [pack_id, rule_id] in violated_rules
-	rule := config.packs[pack_id].rules[rule_id]
+	rule := config.violation_fields[pack_id][rule_id] # type, category, own enforcement/message
 	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
-	attachment := precedence.input_packs[pack_id]
+	[level, enforcement] := precedence.input_packs[pack_id]
 	violation := {
 		"pack": pack_id,
 		"rule": rule_id,
 		"type": rule.type,
-		"category": config.packs[pack_id].category,
-		"enforcement": object.get(rule, "enforcement", attachment.enforcement),
-		"level": attachment.level,
+		"category": rule.category,
+		"enforcement": object.get(rule, "enforcement", enforcement),
+		"level": level,
 		"message": object.get(rule, "message", concat("; ", messages)),
 	}
 }
@@ -90,7 +90,7 @@ approval_violations := [v | some v in violations; v.enforcement == "require_appr
 
 default approval := null
 
-approval := rules.escalation.route(approval_violations, input.action, precedence.input_packs) if {
+approval := rules.escalation.route(approval_violations, input.action, precedence.input_table.routes) if {
 	outcome == "require_approval"
 }
 

@@ -180,16 +180,19 @@ unknown_table := table(null) if config.identity.unknown_agents == "defaults"
 
 unknown_table := empty_table if config.identity.unknown_agents == "block"
 
-empty_table := {"precedence": {"applied": config.identity.precedence}, "packs": {}, "suppressed": [], "rules": {}}
+empty_table := {"precedence": config.identity.precedence, "packs": {}, "suppressed": [], "rules": {}, "routes": []}
 
-# What a decision needs of one agent: the applied precedence, the attached packs with
-# their level and enforcement, the suppressed rules (sorted by pack, then rule) and the
-# active rules by type, as [pack id, position in config.rules[type][pack id]].
+# What a decision needs of one agent: the applied precedence, the attached packs as
+# [level, enforcement], the suppressed rules (sorted by pack, then rule), the active rules
+# by type as [pack id, position in config.rules[type][pack id]], and the escalation rules
+# of the attached packs in the order they win. Pairs rather than objects: there is one
+# table per agent, and OPA holds an object in far more memory than a pair.
 table(agent_id) := {
-	"precedence": {"requested": requested_precedence(agent_id), "applied": mode},
-	"packs": attached,
+	"precedence": mode,
+	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in attached},
 	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
 	"rules": active_rules(attached, {[s.pack, s.rule] | some s in dropped}),
+	"routes": routes(attached),
 } if {
 	mode := applied_precedence(agent_id)
 	attached := packs(agent_id)
@@ -205,6 +208,15 @@ active_rules(attached, dropped) := {rule_type: refs |
 	]
 	count(refs) > 0
 }
+
+# Escalation rules of the attached packs (SPEC: suppressed or not), largest priority
+# first, then pack id, then rule order.
+routes(attached) := [[pack_id, i] |
+	some [_, pack_id, _, i] in sort([[0 - rule.priority, pack_id, rule.order, i] |
+		some pack_id, _ in attached
+		some i, rule in config.rules.escalation[pack_id]
+	])
+]
 
 # ---- The agent of the input: its table -------------------------------------------
 
@@ -222,6 +234,7 @@ input_table := config.resolved.agents[input_agent] if {
 	declared(input_agent)
 } else := config.resolved.unknown
 
+# pack id -> [level, enforcement] of the agent's packs.
 input_packs := input_table.packs
 
 input_suppressed := input_table.suppressed
