@@ -49,6 +49,7 @@ def main() -> None:
     http1, http8 = results["http"][1], results["http"][8]
     headline = {
         "eval_ratio_vs_handwritten": results["eval"]["eval_ratio_vs_handwritten"],
+        "eval_alloc_ratio_vs_handwritten": results["eval"]["eval_alloc_ratio_vs_handwritten"],
         "http_p50_ratio_vs_handwritten": http1["p50_ratio_vs_handwritten"],
         "http_p50_ratio_vs_floor": http1["p50_ratio_vs_floor"],
         "http8_p50_ratio_vs_handwritten": http8["p50_ratio_vs_handwritten"],
