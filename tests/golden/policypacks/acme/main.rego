@@ -31,13 +31,32 @@ unknown_agent_violation := {
 	"message": sprintf("agent %v is not declared in this policy repository", [precedence.input_agent]),
 }
 
-# What the rule types found: {pack, rule, message}; one rule may report several.
+# What the rule types found: {pack, rule, message}; one rule may report several. Each
+# type's package is named here rather than iterated, so a decision evaluates only the
+# `violation` rules; the types only walk the agent's unsuppressed rules
+# (precedence.input_rules), so nothing here needs to drop suppressed findings.
 # A malformed input (SPEC section 4, the input contract) reaches no rule.
-findings contains finding if {
+default findings := set()
+
+findings := union({
+	rules.api_limit.violation,
+	rules.attachment.violation,
+	rules.condition.violation,
+	rules.disclaimer.violation,
+	rules.export.violation,
+	rules.formatting.violation,
+	rules.pii.violation,
+	rules.privacy.violation,
+	rules.prohibited_topics.violation,
+	rules.rate_limit.violation,
+	rules.retention.violation,
+	rules.signature.violation,
+	rules.spending_limit.violation,
+	rules.terminology.violation,
+	rules.third_party_sharing.violation,
+	rules.tone.violation,
+}) if {
 	input_contract.valid
-	some rule_type in rules
-	some finding in rule_type.violation
-	not [finding.pack, finding.rule] in precedence.input_suppressed_rules
 }
 
 # One violation per violated rule, with the enforcement it has for this agent.
@@ -78,12 +97,10 @@ default outcome := "allow"
 
 outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
-obligations := sort([o.obligation |
-	input_contract.valid
-	some rule_type in rules
-	some o in rule_type.obligation
-	not [o.pack, o.rule] in precedence.input_suppressed_rules
-])
+obligations := sort([o.obligation | input_contract.valid; some o in union({
+	rules.pii.obligation,
+	rules.signature.obligation,
+})])
 
 # Violations an escalation route may match: the unsuppressed require_approval ones.
 approval_violations := [v | some v in violations; v.enforcement == "require_approval"]
@@ -96,9 +113,8 @@ approval := rules.escalation.route(approval_violations, input.action, precedence
 
 default suppressed := []
 
-suppressed := [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])] if {
-	input_contract.valid
-}
+# The agent's table holds them sorted by pack, then rule.
+suppressed := precedence.input_suppressed if input_contract.valid
 
 decision := {
 	"decision": outcome,
