@@ -5,10 +5,12 @@
 #   every constant inline, no data document, no precedence at run time. It answers with
 #   the same decision document as the generated policy (tests/test_handwritten.py checks
 #   that on the pack examples and a few hundred generated inputs), so the benchmarks in
-#   benchmarks/ compare equal work. The PII detectors are the bundle's own library
-#   (lib.pii): a hand-written policy would use a detector library too.
+#   benchmarks/ compare equal work. The PII detectors and the input contract (SPEC
+#   section 4) are the bundle's own libraries (lib.pii, lib.input_contract): a
+#   hand-written policy would use such libraries too.
 package handwritten.support_bot
 
+import data.policypacks.acme.lib.input_contract
 import data.policypacks.acme.lib.pii
 
 rank := {"allow": 0, "warn": 1, "require_approval": 2, "block": 3}
@@ -75,7 +77,12 @@ body := action.content.text if is_string(action.content.text)
 
 violated contains key if some [key, _] in finding
 
-violations := [v | some [_, _, _, v] in sort([[0 - rank[v.enforcement], v.pack, v.rule, v] |
+# A malformed input gets the contract's one block violation and nothing else.
+violations := [input_contract.violation] if not input_contract.valid
+
+violations := checked if input_contract.valid
+
+checked := [v | some [_, _, _, v] in sort([[0 - rank[v.enforcement], v.pack, v.rule, v] |
 	some key in violated
 	m := meta[key]
 	[pack_id, rule_id] := split(key, "/")
@@ -104,11 +111,11 @@ decision := {
 	"decision": outcome,
 	"allow": strictest < 2,
 	"identity": "acme",
-	"agent": input.agent,
+	"agent": input_contract.agent,
 	"violations": violations,
 	"suppressed": [],
 	"approval": approval,
-	"obligations": sort([o | some o in obligation]),
+	"obligations": sort([o | input_contract.valid; some o in obligation]),
 	"revision": "handwritten",
 }
 
