@@ -8,6 +8,7 @@ let a decision visit only the packs of the agent that asks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from .input_contract import contract_data
 from .log_mask import log_mask
 from .model import Pack, Repository, Rule
 from .render import render, template_names
+from .resolve import resolve_tables
 from .vocabulary import package_segment
 
 
@@ -42,14 +44,18 @@ def bundle_root(identity_id: str) -> str:
 
 def compile_repository(repo: Repository, revision: str) -> CompiledPolicy:
     root = bundle_root(repo.identity.id)
-    return CompiledPolicy(repo.identity.id, root, render_modules(repo.identity.id, root),
-                          build_config(repo, revision))
+    modules = render_modules(repo.identity.id, root)
+    config = build_config(repo, revision)
+    # What depends only on the repository (each agent's packs, levels, enforcements and
+    # suppressed rules), evaluated once by the precedence rules themselves.
+    config["resolved"] = resolve_tables(root, modules, config)
+    return CompiledPolicy(repo.identity.id, root, modules, config)
 
 
 def render_modules(identity_id: str, root: str) -> dict[str, str]:
     """Every module of the bundle, at a path that mirrors its package (Regal's
     directory-package-mismatch rule), e.g. rules/pii/pii.rego for ``rules.pii``."""
-    modules = {f"{root}/main.rego": render("core/main.rego.j2", identity_id)}
+    modules: dict[str, str] = {}
     for name in template_names("core"):
         stem = name.removeprefix("core/").removesuffix(".rego.j2")
         if stem == "main":
@@ -60,7 +66,18 @@ def render_modules(identity_id: str, root: str) -> dict[str, str]:
     for type_name in sorted(rule_types()):
         modules[f"{root}/rules/{type_name}/{type_name}.rego"] = render(
             f"rules/{type_name}.rego.j2", identity_id)
+    # main.rego names each rule type's package (dispatch by reference, no iteration).
+    defining = {kind: [name for name in sorted(rule_types())
+                       if _defines(modules[f"{root}/rules/{name}/{name}.rego"], kind)]
+                for kind in ("violation", "obligation")}
+    modules[f"{root}/main.rego"] = render("core/main.rego.j2", identity_id,
+                                          violation_types=defining["violation"],
+                                          obligation_types=defining["obligation"])
     return modules
+
+
+def _defines(source: str, rule: str) -> bool:
+    return re.search(rf"^{rule} contains ", source, re.MULTILINE) is not None
 
 
 def build_config(repo: Repository, revision: str) -> dict[str, Any]:
@@ -95,6 +112,9 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "scope_all": sorted(p.id for p in repo.packs.values() if p.scope == "all"),
         "scoped": {agent_id: sorted(ids) for agent_id, ids in scoped.items()},
         "packs": {pack.id: _pack_data(pack) for pack in repo.packs.values()},
+        # What a violation of each rule says besides its message (small: a decision reads it).
+        "violation_fields": {pack.id: {r.id: _violation_fields(pack, r) for r in pack.rules}
+                             for pack in repo.packs.values()},
         "rules": rules_by_type,
         "log_mask": log_mask(repo),
     }
@@ -135,6 +155,15 @@ def _pack_data(pack: Pack) -> dict[str, Any]:
         "overridable": pack.overridable,
         "rules": rules,
     }
+
+
+def _violation_fields(pack: Pack, rule: Rule) -> dict[str, Any]:
+    fields: dict[str, Any] = {"type": rule.type, "category": pack.category}
+    if rule.enforcement:
+        fields["enforcement"] = rule.enforcement
+    if rule.message:
+        fields["message"] = rule.message
+    return fields
 
 
 def _rule_data(rule: Rule, order: int, ctx: CompileContext) -> dict[str, Any]:

@@ -4,7 +4,16 @@ from typing import Any
 
 from ..conditions import check_condition, condition_dnf
 from ..schema import Check, Ctx, Field
-from . import Example, RuleType
+from . import CompileContext, Example, RuleType
+from ._common import condition_action_types
+
+
+def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
+    """`when` in disjunctive normal form, and `action_types`: the action types it can
+    hold for (null: any), so a decision for another action skips it at once."""
+    dnf = condition_dnf(params["when"])
+    return {"when": dnf, "action_types": condition_action_types(dnf)}
+
 
 
 class ConditionCheck(Check):
@@ -22,7 +31,7 @@ RULE_TYPE = RuleType(
     violated_when="the `when` condition holds.",
     params={"when": Field(CONDITION, required=True)},
     doc_params={"when": "a condition (see the condition language below)"},
-    compile=lambda params, ctx: {"when": condition_dnf(params["when"])},
+    compile=_compile,
     notes="""\
 Give the rule a `message`: it is what the agent and the audit trail see.
 

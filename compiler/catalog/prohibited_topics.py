@@ -4,18 +4,22 @@ from typing import Any
 
 from ..schema import Field, ListOf, MapOf, Regex, Str
 from . import CompileContext, Example, RuleType
-from ._common import actions_field, word_pattern
+from ._common import actions_field, any_of, words_pattern
 
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
+    """Per topic one pattern: its keywords as one whole-word alternation, or'ed with its
+    authored patterns (one regex evaluation per topic)."""
     keywords = params.get("topics") or {}
     patterns = params.get("patterns") or {}
     names = sorted(set(keywords) | set(patterns))
-    return {"topics": [
-        {"name": name,
-         "patterns": [word_pattern(k) for k in keywords.get(name, [])] + patterns.get(name, [])}
-        for name in names
-    ]}
+    topics = []
+    for name in names:
+        alternatives = ([words_pattern(keywords[name])] if keywords.get(name) else [])
+        alternatives += patterns.get(name, [])
+        topics.append({"name": name, "pattern": any_of(alternatives) if len(alternatives) > 1
+                       else alternatives[0] if alternatives else None})
+    return {"topics": topics}
 
 
 RULE_TYPE = RuleType(

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..schema import Field, ListOf, MapOf, Str
 from . import CompileContext, Example, RuleType
-from ._common import actions_field, word_pattern
+from ._common import actions_field, word_pattern, words_pattern
 from ._text import TEXT_ACTIONS_DOC
 
 TERM = Str(non_empty=True)
@@ -14,11 +14,13 @@ TERM = Str(non_empty=True)
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     """One entry per term, sorted: its whole-word pattern and the preferred term (null for
-    a forbidden one). A term both replaced and forbidden keeps its replacement."""
+    a forbidden one), and `any`, one alternation of them all, so a text without any term
+    costs one regex evaluation. A term both replaced and forbidden keeps its replacement."""
     replace: dict[str, str] = params.get("replace") or {}
     preferred: dict[str, str | None] = {term: None for term in params.get("forbid") or []}
     preferred.update(replace)
-    return {"terms": [{"term": term, "pattern": word_pattern(term), "preferred": preferred[term]}
+    return {"any": words_pattern(sorted(preferred)) if preferred else None,
+            "terms": [{"term": term, "pattern": word_pattern(term), "preferred": preferred[term]}
                       for term in sorted(preferred)]}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..schema import Field, ListOf, MapOf, Regex, Str
 from . import CompileContext, Example, RuleType
-from ._common import actions_field
+from ._common import actions_field, any_of
 from ._text import TEXT_ACTIONS_DOC, phrase_pattern
 
 # Words and phrases that give a band away; matched as whole words, case-insensitively.
@@ -39,8 +39,10 @@ def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     markers = {**DEFAULT_MARKERS, **(params.get("markers") or {})}
     return {
         "allowed": allowed,
-        "disallowed": [{"band": band, "patterns": markers[band]}
-                       for band in sorted(markers) if band not in allowed],
+        # `any`: one alternation of the band's markers, so text that gives no band away
+        # costs one regex evaluation per band.
+        "disallowed": [{"band": band, "patterns": markers[band], "any": any_of(markers[band])}
+                       for band in sorted(markers) if band not in allowed and markers[band]],
     }
 
 

@@ -31,13 +31,32 @@ unknown_agent_violation := {
 	"message": sprintf("agent %v is not declared in this policy repository", [precedence.input_agent]),
 }
 
-# What the rule types found: {pack, rule, message}; one rule may report several.
+# What the rule types found: {pack, rule, message}; one rule may report several. Each
+# type's package is named here rather than iterated, so a decision evaluates only the
+# `violation` rules; the types only walk the agent's unsuppressed rules
+# (precedence.input_rules), so nothing here needs to drop suppressed findings.
 # A malformed input (SPEC section 4, the input contract) reaches no rule.
-findings contains finding if {
+default findings := set()
+
+findings := union({
+	rules.api_limit.violation,
+	rules.attachment.violation,
+	rules.condition.violation,
+	rules.disclaimer.violation,
+	rules.export.violation,
+	rules.formatting.violation,
+	rules.pii.violation,
+	rules.privacy.violation,
+	rules.prohibited_topics.violation,
+	rules.rate_limit.violation,
+	rules.retention.violation,
+	rules.signature.violation,
+	rules.spending_limit.violation,
+	rules.terminology.violation,
+	rules.third_party_sharing.violation,
+	rules.tone.violation,
+}) if {
 	input_contract.valid
-	some rule_type in rules
-	some finding in rule_type.violation
-	not [finding.pack, finding.rule] in precedence.input_suppressed_rules
 }
 
 # One violation per violated rule, with the enforcement it has for this agent.
@@ -45,16 +64,16 @@ violated_rules contains [finding.pack, finding.rule] if some finding in findings
 
 violation_set contains violation if {
 	some [pack_id, rule_id] in violated_rules
-	rule := config.packs[pack_id].rules[rule_id]
+	rule := config.violation_fields[pack_id][rule_id] # type, category, own enforcement/message
 	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
-	attachment := precedence.input_packs[pack_id]
+	[level, enforcement] := precedence.input_packs[pack_id]
 	base := {
 		"pack": pack_id,
 		"rule": rule_id,
 		"type": rule.type,
-		"category": config.packs[pack_id].category,
-		"enforcement": object.get(rule, "enforcement", attachment.enforcement),
-		"level": attachment.level,
+		"category": rule.category,
+		"enforcement": object.get(rule, "enforcement", enforcement),
+		"level": level,
 		"message": object.get(rule, "message", concat("; ", messages)),
 	}
 	spans := [span | some f in findings; f.pack == pack_id; f.rule == rule_id; some span in object.get(f, "findings", [])]
@@ -85,27 +104,24 @@ default outcome := "allow"
 
 outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
-obligations := sort([o.obligation |
-	input_contract.valid
-	some rule_type in rules
-	some o in rule_type.obligation
-	not [o.pack, o.rule] in precedence.input_suppressed_rules
-])
+obligations := sort([o.obligation | input_contract.valid; some o in union({
+	rules.pii.obligation,
+	rules.signature.obligation,
+})])
 
 # Violations an escalation route may match: the unsuppressed require_approval ones.
 approval_violations := [v | some v in violations; v.enforcement == "require_approval"]
 
 default approval := null
 
-approval := rules.escalation.route(approval_violations, input.action, precedence.input_packs) if {
+approval := rules.escalation.route(approval_violations, input.action, precedence.input_table.routes) if {
 	outcome == "require_approval"
 }
 
 default suppressed := []
 
-suppressed := [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])] if {
-	input_contract.valid
-}
+# The agent's table holds them sorted by pack, then rule.
+suppressed := precedence.input_suppressed if input_contract.valid
 
 decision := {
 	"decision": outcome,

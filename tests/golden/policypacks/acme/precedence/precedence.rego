@@ -32,13 +32,16 @@ scope_all_packs := {pack_id | some pack_id in config.scope_all}
 
 # Packs attached at identity level. An undeclared agent (unknownAgents: defaults) gets
 # only the scope-all packs, even where a pack's scope names it.
-identity_packs(agent_id) := scope_all_packs | listed if {
+# (Direct references with an else, not object.get over config.scoped or config.agents:
+# those would read the whole document on every call.)
+identity_packs(agent_id) := scope_all_packs | {pack_id | some pack_id in config.scoped[agent_id]} if {
 	declared(agent_id)
-	listed := {pack_id | some pack_id in object.get(config.scoped, agent_id, [])}
 } else := scope_all_packs
 
 # Packs the agent attaches itself in spec.packs.
-agent_packs(agent_id) := object.keys(object.get(config.agents, [agent_id, "packs"], {}))
+agent_packs(agent_id) := object.keys(config.agents[agent_id].packs) if {
+	declared(agent_id)
+} else := set()
 
 # The level of an attachment: level(attached at identity level, attached by the agent).
 level(true, true) := "both"
@@ -108,8 +111,13 @@ explain(agent_id, pack_id, attachment) := why(
 	attachment.level,
 	applied_precedence(agent_id),
 	config.packs[pack_id].overridable,
-	is_string(object.get(config.agents, [agent_id, "packs", pack_id, "enforcement"], null)),
+	sets_enforcement(agent_id, pack_id),
 )
+
+# Whether the agent's attachment of the pack names an enforcement of its own.
+default sets_enforcement(_, _) := false
+
+sets_enforcement(agent_id, pack_id) if is_string(config.agents[agent_id].packs[pack_id].enforcement)
 
 # Rules of the attached packs that share a conflict key with a rule of another pack,
 # grouped by key. A pack attached at both levels counts as identity level.
@@ -155,7 +163,62 @@ suppressed(attached, "agent_overrides") := {entry |
 	entry := {"pack": loser.pack, "rule": loser.rule, "by": first_winner(winners), "reason": "agent_overrides"}
 }
 
-# ---- The same, computed once for the agent of the input --------------------------
+# ---- The tables: all of the above, evaluated once per agent when the bundle is built ----
+
+# `policypacks build` evaluates `tables` with `opa eval` over the data document and ships
+# the result as config.resolved, so a decision looks its agent's table up instead of
+# running the functions above. tests/test_resolved_tables.py checks that the shipped
+# tables equal what these rules compute.
+tables := {
+	"agents": {agent_id: table(agent_id) | some agent_id, _ in config.agents},
+	"unknown": unknown_table,
+}
+
+# An undeclared agent (any input.agent no Agent document declares; null stands for all of
+# them) gets the scope-all packs under unknownAgents: defaults, nothing under block.
+unknown_table := table(null) if config.identity.unknown_agents == "defaults"
+
+unknown_table := empty_table if config.identity.unknown_agents == "block"
+
+empty_table := {"precedence": config.identity.precedence, "packs": {}, "suppressed": [], "rules": {}, "routes": []}
+
+# What a decision needs of one agent: the applied precedence, the attached packs as
+# [level, enforcement], the suppressed rules (sorted by pack, then rule), the active rules
+# by type as [pack id, position in config.rules[type][pack id]], and the escalation rules
+# of the attached packs in the order they win. Pairs rather than objects: there is one
+# table per agent, and OPA holds an object in far more memory than a pair.
+table(agent_id) := {
+	"precedence": mode,
+	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in attached},
+	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
+	"rules": active_rules(attached, {[s.pack, s.rule] | some s in dropped}),
+	"routes": routes(attached),
+} if {
+	mode := applied_precedence(agent_id)
+	attached := packs(agent_id)
+	dropped := suppressed(attached, mode)
+}
+
+active_rules(attached, dropped) := {rule_type: refs |
+	some rule_type, by_pack in config.rules
+	refs := [[pack_id, i] |
+		some pack_id, _ in attached
+		some i, rule in by_pack[pack_id]
+		not [pack_id, rule.id] in dropped
+	]
+	count(refs) > 0
+}
+
+# Escalation rules of the attached packs (SPEC: suppressed or not), largest priority
+# first, then pack id, then rule order.
+routes(attached) := [[pack_id, i] |
+	some [_, pack_id, _, i] in sort([[0 - rule.priority, pack_id, rule.order, i] |
+		some pack_id, _ in attached
+		some i, rule in config.rules.escalation[pack_id]
+	])
+]
+
+# ---- The agent of the input: its table -------------------------------------------
 
 input_agent := object.get(input, "agent", null)
 
@@ -167,12 +230,14 @@ blocked_unknown if {
 	config.identity.unknown_agents == "block"
 }
 
-input_precedence := applied_precedence(input_agent)
+input_table := config.resolved.agents[input_agent] if {
+	declared(input_agent)
+} else := config.resolved.unknown
 
-input_packs := {} if blocked_unknown
+# pack id -> [level, enforcement] of the agent's packs.
+input_packs := input_table.packs
 
-input_packs := packs(input_agent) if not blocked_unknown
+input_suppressed := input_table.suppressed
 
-input_suppressed := suppressed(input_packs, input_precedence)
-
-input_suppressed_rules contains [entry.pack, entry.rule] if some entry in input_suppressed
+# The agent's unsuppressed rules of each type: [pack id, i] of config.rules[type][pack id][i].
+input_rules := input_table.rules

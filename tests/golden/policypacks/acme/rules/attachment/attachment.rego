@@ -15,8 +15,8 @@ import data.policypacks.acme.precedence
 # The attachment rules of the agent's packs, when the action carries attachments.
 applicable contains [pack_id, rule] if {
 	is_array(input.action.attachments)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.attachment[pack_id]
+	some [pack_id, i] in precedence.input_rules.attachment
+	rule := config.rules.attachment[pack_id][i]
 }
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {

@@ -2,20 +2,24 @@
 # title: "Rule type: escalation"
 # description: |
 #   Never violated: routes require_approval decisions to approvers. Only escalation
-#   rules of packs attached to the agent count. The largest priority wins, then pack
-#   id, then rule order; with no match the identity's default route applies.
+#   rules of packs attached to the agent count (suppressed or not). The largest priority
+#   wins, then pack id, then rule order; with no match the identity's default route
+#   applies.
 package policypacks.acme.rules.escalation
 
 import data.policypacks.acme.config
 
-# The approval of a require_approval decision, given its require_approval violations.
-route(violations, action, attached) := best[3] if {
-	candidates := [[0 - rule.priority, pack_id, rule.order, approval(pack_id, rule)] |
-		some pack_id, _ in attached
-		some rule in config.rules.escalation[pack_id]
+# The approval of a require_approval decision, given its require_approval violations and
+# the agent's escalation rules in the order they win (precedence.routes: largest priority
+# first, then pack id, then rule order, resolved when the bundle is built): the first
+# that matches.
+route(violations, action, routes) := approval(pack_id, rule) if {
+	matching := [[pack_id, rule] |
+		some [pack_id, i] in routes
+		rule := config.rules.escalation[pack_id][i]
 		route_matches(rule.match, violations, action)
 	]
-	best := sort(candidates)[0]
+	[pack_id, rule] := matching[0]
 } else := object.union(config.identity.escalation, {"route": "identity"})
 
 approval(pack_id, rule) := {

@@ -12,8 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.formatting[pack_id]
+	some [pack_id, i] in precedence.input_rules.formatting
+	rule := config.rules.formatting[pack_id][i]
 	text.action_selected(rule, input.action)
 	some check in ["max_length", "forbid", "require"]
 	some message in failures(check, rule, body)

@@ -14,8 +14,8 @@ import data.policypacks.acme.precedence
 # The privacy rules of the agent's packs, when the action carries data.
 covering contains [pack_id, rule] if {
 	is_object(input.action.data)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.privacy[pack_id]
+	some [pack_id, i] in precedence.input_rules.privacy
+	rule := config.rules.privacy[pack_id][i]
 }
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {

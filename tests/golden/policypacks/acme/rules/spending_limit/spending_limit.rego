@@ -12,8 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_number(input.action.amount)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.spending_limit[pack_id]
+	some [pack_id, i] in precedence.input_rules.spending_limit
+	rule := config.rules.spending_limit[pack_id][i]
 	input.action.type in rule.actions
 	in_currency(input.action, rule.currency)
 	total := input.action.amount + spent_before(input, rule.period)

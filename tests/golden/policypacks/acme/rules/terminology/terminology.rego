@@ -12,9 +12,10 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.terminology[pack_id]
+	some [pack_id, i] in precedence.input_rules.terminology
+	rule := config.rules.terminology[pack_id][i]
 	text.action_selected(rule, input.action)
+	regex.match(rule.any, body) # one alternation of every term: most texts stop here
 	some entry in rule.terms
 	regex.match(entry.pattern, body)
 	message := advice(entry)

@@ -15,8 +15,8 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	labelled(input.action.content)
 	label := input.action.content.tone
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.tone[pack_id]
+	some [pack_id, i] in precedence.input_rules.tone
+	rule := config.rules.tone[pack_id][i]
 	rule.allowed != null
 	text.action_selected(rule, input.action)
 	not label in rule.allowed
@@ -27,10 +27,11 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	not labelled(input.action.content)
 	body := text.action_text(input.action)
-	some pack_id, _ in precedence.input_packs
-	some rule in config.rules.tone[pack_id]
+	some [pack_id, i] in precedence.input_rules.tone
+	rule := config.rules.tone[pack_id][i]
 	text.action_selected(rule, input.action)
 	some band in rule.disallowed
+	regex.match(band.any, body) # the band's markers as one alternation: most texts stop here
 	found := {hit | some pattern in band.patterns; some hit in regex.find_n(pattern, body, 1)}
 	count(found) > 0
 	message := sprintf("the text reads as %s (%s), not an allowed tone", [band.band, text.quoted_list(sort(found))])

@@ -1,0 +1,3 @@
+module policypacks/benchmarks/loadgen
+
+go 1.22

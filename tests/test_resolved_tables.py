@@ -1,0 +1,73 @@
+"""The per-agent tables `build` ships (config.resolved) are what the precedence rules
+compute: the bundle's own `precedence.tables`, evaluated at eval time over the shipped
+data, must equal them, so the build-time shortcut cannot drift from the rules the
+effective and conflicts views use. Repositories cover every precedence mode, overrides
+allowed or not, identity/agent/both levels, suppression, unknown agents under both
+settings and agents alike in everything (evaluated once at build time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import agent, compile_docs, identity, pack
+from test_precedence import MODES, daily_cap, matrix_repository
+
+from policypacks.opa import evaluate
+from policypacks.pipeline import compile_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def conflicts_repository(unknown_agents: str) -> list[dict[str, Any]]:
+    """Caps sharing a conflict key at identity and agent level, for agents of each mode;
+    twins a/b alike in everything; a scope-all pack for undeclared agents."""
+    docs: list[dict[str, Any]] = [identity(precedence="identity_overrides",
+                                           allowAgentOverrides=True,
+                                           unknownAgents=unknown_agents)]
+    docs.append(pack("corp", "block", [daily_cap("daily", 100)]))
+    docs.append(pack("team", "warn", [daily_cap("daily", 50)],
+                     scope={"agents": ["twin-a", "twin-b", "solo"]}, overridable=True))
+    docs.append(pack("own", "require_approval", [daily_cap("mine", 500)], scope="none"))
+    for name, mode in [("twin-a", None), ("twin-b", None), ("solo", "agent_overrides"),
+                       *[(f"m-{m.replace('_', '-')}", m) for m in MODES]]:
+        spec = {"precedence": mode} if mode else {}
+        docs.append(agent(name, [{"pack": "own", "enforcement": "block"}, {"pack": "corp"}],
+                          **spec))
+    return docs
+
+
+CASES = [
+    ("conflicts, unknown agents blocked", lambda: conflicts_repository("block")),
+    ("conflicts, unknown agents get defaults", lambda: conflicts_repository("defaults")),
+    *[(f"matrix {mode} overrides={allow}", lambda m=mode, a=allow: matrix_repository(m, a)[0])
+      for mode in MODES for allow in (True, False)],
+]
+
+
+def shipped_and_computed(compiled: Any) -> tuple[Any, Any]:
+    computed = evaluate.query(compiled, "{prefix}.precedence.tables")
+    return compiled.config["resolved"], computed
+
+
+@pytest.mark.parametrize(("name", "documents"), CASES, ids=[c[0] for c in CASES])
+def test_shipped_tables_are_what_the_rules_compute(name: str, documents: Any,
+                                                   tmp_path: Path) -> None:
+    shipped, computed = shipped_and_computed(compile_docs(tmp_path, documents()))
+    assert shipped == computed
+
+
+def test_example_repository_tables(tmp_path: Path) -> None:
+    compiled = compile_path(ROOT / "packs", "test")[1]
+    shipped, computed = shipped_and_computed(compiled)
+    assert shipped == computed
+    assert set(shipped["agents"]) == set(compiled.config["agents"])
+
+
+def test_twins_share_a_table_and_suppression_is_in_it(tmp_path: Path) -> None:
+    shipped = compile_docs(tmp_path, conflicts_repository("defaults")).config["resolved"]
+    assert shipped["agents"]["twin-a"] == shipped["agents"]["twin-b"]
+    assert [s["rule"] for s in shipped["agents"]["twin-a"]["suppressed"]] == ["mine"]
+    assert shipped["agents"]["twin-a"]["rules"]["spending_limit"] == [["corp", 0], ["team", 0]]
+    assert set(shipped["unknown"]["packs"]) == {"corp"}
