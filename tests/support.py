@@ -33,10 +33,24 @@ def agent(id: str, packs: list[Any] | None = None, **spec: Any) -> dict[str, Any
             "spec": {"packs": packs or [], **spec}}
 
 
+class Yaml12Dumper(yaml.SafeDumper):
+    """PyYAML writes YAML 1.1: a string such as ``0E0`` or ``0o17`` goes out unquoted,
+    and the repository loader (YAML 1.2 core) rightly reads it back as a number. Strings
+    that are not plain words are written double-quoted, so every string stays a string."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    plain = value.isidentifier() and value.lower() not in ("true", "false", "null", "y", "n")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+Yaml12Dumper.add_representer(str, _represent_str)
+
+
 def write_repo(root: Path, documents: list[dict[str, Any]]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "repo.yaml").write_text(yaml.safe_dump_all(documents, sort_keys=False,
-                                                       allow_unicode=True))
+    (root / "repo.yaml").write_text(yaml.dump_all(documents, Dumper=Yaml12Dumper,
+                                                  sort_keys=False, allow_unicode=True))
     return root
 
 
