@@ -15,6 +15,7 @@ from .catalog import CompileContext, rule_types
 from .input_contract import contract_data
 from .model import Pack, Repository, Rule
 from .render import render, template_names
+from .tool_bindings import compile_tool
 from .vocabulary import package_segment
 
 
@@ -83,6 +84,7 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
             "precedence": identity.precedence,
             "allow_agent_overrides": identity.allow_agent_overrides,
             "unknown_agents": identity.unknown_agents,
+            "unbound_tools": identity.unbound_tools,
             "internal_domains": identity.internal_domains,
             "escalation": {
                 "approvers": identity.escalation.approvers,
@@ -95,6 +97,7 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "scoped": {agent_id: sorted(ids) for agent_id, ids in scoped.items()},
         "packs": {pack.id: _pack_data(pack) for pack in repo.packs.values()},
         "rules": rules_by_type,
+        "tools": {name: compile_tool(tool) for name, tool in sorted(repo.tools.items())},
     }
 
 

@@ -12,13 +12,13 @@ package policypacks.acme
 # regal ignore:pointless-import
 import data.policypacks.acme.config
 
-import data.policypacks.acme.lib.input_contract
-
 # regal ignore:pointless-import
 import data.policypacks.acme.precedence
 
 # regal ignore:pointless-import
 import data.policypacks.acme.rules
+
+import data.policypacks.acme.lib.tools
 
 # The violation of an agent no Agent document declares (unknownAgents: block).
 unknown_agent_violation := {
@@ -32,9 +32,7 @@ unknown_agent_violation := {
 }
 
 # What the rule types found: {pack, rule, message}; one rule may report several.
-# A malformed input (SPEC section 4, the input contract) reaches no rule.
 findings contains finding if {
-	input_contract.valid
 	some rule_type in rules
 	some finding in rule_type.violation
 	not [finding.pack, finding.rule] in precedence.input_suppressed_rules
@@ -59,13 +57,9 @@ violation_set contains violation if {
 	}
 }
 
-violation_set contains unknown_agent_violation if {
-	input_contract.valid
-	precedence.blocked_unknown
-}
+violation_set contains unknown_agent_violation if precedence.blocked_unknown
 
-# A malformed input gets this one violation, whatever its agent.
-violation_set contains input_contract.violation if not input_contract.valid
+violation_set contains violation if some violation in tools.violation
 
 # Strictest first, then by pack id, then by rule id.
 violations := [entry[3] | some entry in sorted_violations]
@@ -79,7 +73,6 @@ default outcome := "allow"
 outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
 obligations := sort([o.obligation |
-	input_contract.valid
 	some rule_type in rules
 	some o in rule_type.obligation
 	not [o.pack, o.rule] in precedence.input_suppressed_rules
@@ -94,19 +87,25 @@ approval := rules.escalation.route(approval_violations, input.action, precedence
 	outcome == "require_approval"
 }
 
-default suppressed := []
+# A tool call is decided as the one action its binding maps it to (lib/tools): the rules
+# see that action as input.action, and the decision shows it as `action`.
+decision := action_decision if not tools.called
 
-suppressed := [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])] if {
-	input_contract.valid
+decision := object.union(decided, {"action": tools.action}) if {
+	tools.called
+
+	# The one place the decision replaces its input: deliberate, not a test double.
+	# regal ignore:with-outside-test-context
+	decided := action_decision with input.action as tools.action
 }
 
-decision := {
+action_decision := {
 	"decision": outcome,
 	"allow": outcome in {"allow", "warn"},
 	"identity": config.identity.id,
-	"agent": input_contract.agent,
+	"agent": precedence.input_agent,
 	"violations": violations,
-	"suppressed": suppressed,
+	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])],
 	"approval": approval,
 	"obligations": obligations,
 	"revision": config.revision,
