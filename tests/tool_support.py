@@ -29,6 +29,7 @@ IDENTITY = "acme"
 AGENT = "assistant"
 SIGNATURE = "-- Acme Support"
 API = "policypacks/v1"
+MCP_PREFIX = "mcp:shop/"
 
 
 def tool(id: str, name: str, action: str, **fields: Any) -> dict[str, Any]:
@@ -47,13 +48,20 @@ DOCS = [
     pack("brand", "block", category="brand", rules=[
         {"id": "signed", "type": "signature", "text": SIGNATURE}]),
     agent(AGENT),
-    tool("lookup-order", "lookup_order", "api_call", api={"value": "orders"}),
-    tool("delete-customer", "delete_customer", "api_call", api={"value": "crm"}),
-    tool("refund", "refund", "refund", amount={"from": "cents", "divide": 100},
-         currency={"value": "USD"}),
-    tool("send-email", "send_email", "send_email", **{"recipient.address": {"from": "to"},
-                                                      "content.text": {"from": "body"}}),
 ]
+# Each tool is bound under its plain name (Python, LangChain, OpenAI Agents) and as the
+# MCP proxy names the tools of the upstream `shop` (mcp:shop/<tool>).
+for prefix, id_prefix in (("", ""), (MCP_PREFIX, "mcp-")):
+    DOCS += [
+        tool(f"{id_prefix}lookup-order", f"{prefix}lookup_order", "api_call",
+             api={"value": "orders"}),
+        tool(f"{id_prefix}delete-customer", f"{prefix}delete_customer", "api_call",
+             api={"value": "crm"}),
+        tool(f"{id_prefix}refund", f"{prefix}refund", "refund",
+             amount={"from": "cents", "divide": 100}, currency={"value": "USD"}),
+        tool(f"{id_prefix}send-email", f"{prefix}send_email", "send_email",
+             **{"recipient.address": {"from": "to"}, "content.text": {"from": "body"}}),
+    ]
 
 
 @contextmanager
