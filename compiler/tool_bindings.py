@@ -55,8 +55,8 @@ class Source(Check):
         if not isinstance(value, dict):
             return self.fail(value, ctx)
         checked = self.SHAPE(value, ctx)
-        if checked is MISSING:
-            return MISSING
+        if checked is MISSING or set(value) - set(self.SHAPE.fields):
+            return MISSING  # reported by the shape
         if ("from" in value) == ("value" in value):
             ctx.error("give exactly one of 'from' (an argument path) and 'value' (a constant)")
             return MISSING

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 from langchain.agents.middleware import AgentMiddleware
-from langchain_core.messages import ToolMessage
+from langchain_core.messages import ToolCall, ToolMessage
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command, interrupt
 
@@ -33,7 +33,7 @@ from . import refusal
 INTERRUPT_TYPE = "policypacks_approval"
 
 
-class PolicyMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+class PolicyMiddleware(AgentMiddleware):
     """Decide every tool call through OPA before it runs (see the module docs).
 
     ``approval``: ``"interrupt"`` (human in the loop, the default), ``"wait"`` (block
@@ -119,9 +119,9 @@ class PolicyMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         admitted = self._admit(guard, request)
         if isinstance(admitted, ToolMessage):
             return admitted
-        call = {**request.tool_call, "args": admitted.arguments}
+        call: ToolCall = {**request.tool_call, "args": admitted.arguments}
         try:
-            result = handler(request.override(tool_call=call))  # type: ignore[typeddict-item]
+            result = handler(request.override(tool_call=call))
         except BaseException:
             guard.finish(admitted, False)
             raise
@@ -138,9 +138,9 @@ class PolicyMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         admitted = await asyncio.to_thread(self._admit, guard, request)
         if isinstance(admitted, ToolMessage):
             return admitted
-        call = {**request.tool_call, "args": admitted.arguments}
+        call: ToolCall = {**request.tool_call, "args": admitted.arguments}
         try:
-            result = await handler(request.override(tool_call=call))  # type: ignore[typeddict-item]
+            result = await handler(request.override(tool_call=call))
         except BaseException:
             await asyncio.to_thread(guard.finish, admitted, False)
             raise
