@@ -39,9 +39,10 @@ def create_charge(amount: int, currency: str = "usd") -> str:
 client = PolicyClient(OPA_URL, identity="acme", agent="sales-bot", store=STORE)
 config = {"configurable": {"thread_id": "demo"}}
 for cents in (2000, 9000):
+    # The tool is `create_charge` to the model and `stripe.create_charge` to the policy.
+    policy = PolicyMiddleware(client, tools={"create_charge": "stripe.create_charge"})
     agent = create_agent(model_calling("create_charge", amount=cents), [create_charge],
-                         middleware=[PolicyMiddleware(
-                             client, tools={"create_charge": "stripe.create_charge"})], checkpointer=InMemorySaver())
+                         middleware=[policy], checkpointer=InMemorySaver())
     result = agent.invoke({"messages": [HumanMessage("buy the tickets")]}, config)
     if "__interrupt__" in result:  # over the daily cap: a human decides
         pending = result["__interrupt__"][0].value

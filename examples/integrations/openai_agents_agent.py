@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 from _scripted import OPA_URL, STORE
-from pydantic import BaseModel
 from agents import Agent, ModelResponse, RunConfig, Runner, Usage, function_tool
 from agents.models.interface import Model
 from openai.types.responses import (
@@ -22,6 +21,7 @@ from openai.types.responses import (
     ResponseOutputMessage,
     ResponseOutputText,
 )
+from pydantic import BaseModel
 
 from policypacks import PolicyClient
 from policypacks.integrations.openai_agents import PolicyTools
