@@ -146,7 +146,7 @@ def test_approval_wait(client: PolicyClient, store_path: Path, answer: str | Non
 def test_obligations_rewrite_the_arguments(client: PolicyClient) -> None:
     calls, t = tools(client)
     assert t.send_email("jane@example.com", "Your refund is on its way.") == "sent"
-    assert calls["send_email"] == [f"Your refund is on its way.\n\n{SIGNATURE}"]
+    assert calls["send_email"] == [f"Your refund is on its way.\n{SIGNATURE}"]
 
 
 def test_obligations_off_leaves_the_call_blocked(client: PolicyClient) -> None:
@@ -203,3 +203,24 @@ def test_opa_down_blocks(store_path: Path) -> None:
             t.lookup_order("A-1")
     assert "lookup_order" not in calls
     assert raised.value.decision.incident
+
+
+@pytest.mark.parametrize("text, obligations, expected", [
+    ("hi", [{"type": "append_signature", "text": "-- A"}], "hi\n-- A"),
+    ("hi\n", [{"type": "append_signature", "text": "-- A"}], "hi\n-- A"),
+    ("hi\n-- A  ", [{"type": "append_signature", "text": "-- A"}], "hi\n-- A  "),
+    (None, [{"type": "append_signature", "text": "-- A"}], "-- A"),
+    ("hi", [{"type": "shred"}], ValueError),
+])
+def test_apply_obligations(text: str | None, obligations: list[dict[str, Any]],
+                           expected: Any) -> None:
+    from policypacks import Decision
+    from policypacks.runtime.guard import apply_obligations
+    action: dict[str, Any] = {"type": "send_email", "content": {} if text is None else {"text": text}}
+    decision = Decision("block", False, obligations=obligations)
+    if expected is ValueError:
+        with pytest.raises(ValueError):  # the runtime's obligations module raises its own
+            apply_obligations(action, decision)
+    else:
+        assert apply_obligations(action, decision)["content"]["text"] == expected
+        assert action["content"] == ({} if text is None else {"text": text})  # not changed

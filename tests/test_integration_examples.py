@@ -30,7 +30,7 @@ def opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpa]:
 # (example, lines its output must contain)
 EXPECTED = [
     ("guard_agent.py", ["(gmail) to jane@example.com: 'Hi Jane, your replacement ships today."
-                        "\\n\\n-- The Acme Team'", "(stripe) refund 4000 cents on ch_1",
+                        "\\n-- The Acme Team'", "(stripe) refund 4000 cents on ch_1",
                         "refused: block: No refunds over $100"]),
     ("langchain_agent.py", ["2000 cents: charged 2000 usd", "9000 cents: approval",
                             "9000 cents: charged 9000 usd"]),

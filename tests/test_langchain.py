@@ -134,7 +134,7 @@ def test_obligations_rewrite_the_arguments(client: PolicyClient) -> None:
     agent, calls = agent_for(client, calls_then_done("send_email", to="jane@example.com",
                                                      body="On its way."))
     assert tool_message(agent.invoke(ASK, CONFIG)).content == "sent"
-    assert calls == {"send_email": [f"On its way.\n\n{SIGNATURE}"]}
+    assert calls == {"send_email": [f"On its way.\n{SIGNATURE}"]}
 
 
 def test_async_agent(client: PolicyClient) -> None:

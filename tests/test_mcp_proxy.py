@@ -105,7 +105,7 @@ CALLS = [
     ("denied", "refund", {"cents": 9100}, "denied", True, None),
     ("timed out", "refund", {"cents": 9200}, "", True, None),
     ("obligation", "send_email", {"to": "jane@example.com", "body": "On its way."}, None,
-     False, ["send_email", f"On its way.\n\n{SIGNATURE}"]),
+     False, ["send_email", f"On its way.\n{SIGNATURE}"]),
 ]
 
 

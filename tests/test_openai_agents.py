@@ -160,4 +160,4 @@ def test_obligations_rewrite_the_arguments(client: PolicyClient) -> None:
     model = ScriptedModel("send_email", {"to": "jane@example.com", "body": "On its way."})
     agent, calls = agent_for(client, model)
     run(agent, "tell her")
-    assert calls == {"send_email": [f"On its way.\n\n{SIGNATURE}"]}
+    assert calls == {"send_email": [f"On its way.\n{SIGNATURE}"]}

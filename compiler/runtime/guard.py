@@ -101,23 +101,27 @@ def apply_obligations(action: dict[str, Any], decision: Decision) -> dict[str, A
     """The action with the decision's obligations carried out.
 
     Uses ``policypacks.runtime.obligations.apply`` where it exists; without it, only
-    ``append_signature`` (the signature on its own line after the text)."""
+    ``append_signature`` (the signature on a line of its own after the text, as that
+    module does). Raises when an obligation cannot be carried out."""
     try:
         from . import obligations  # type: ignore[attr-defined]
     except ImportError:
         obligations = None
     if obligations is not None:
         return cast(dict[str, Any], obligations.apply(action, decision))
-    out = dict(action)
+    out = _deep_copy(dict(action))
     for obligation in decision.obligations:
-        if obligation.get("type") == "append_signature" and isinstance(obligation.get("text"),
-                                                                        str):
-            content = dict(out.get("content") or {})
-            found = content.get("text")
-            text = found if isinstance(found, str) else ""
-            content["text"] = (text.rstrip() + "\n\n" if text.strip() else "") \
-                + obligation["text"]
-            out["content"] = content
+        signature = obligation.get("text")
+        if obligation.get("type") != "append_signature" or not isinstance(signature, str):
+            raise ValueError(f"cannot carry out the obligation {obligation.get('type')!r}")
+        content = out.setdefault("content", {})
+        text = content.get("text") if isinstance(content, dict) else None
+        if not isinstance(content, dict):
+            raise ValueError("the action's content is not an object")
+        if not isinstance(text, str) or text == "":
+            content["text"] = signature
+        elif not text.rstrip().endswith(signature.rstrip()):
+            content["text"] = text + ("" if text.endswith("\n") else "\n") + signature
     return out
 
 
@@ -213,7 +217,13 @@ class ToolGuard:
         """The call with the obligations carried out, when they change its arguments."""
         if not (self.obligations and decision.obligations):
             return None
-        rewritten = write_back(args, action, apply_obligations(action, decision), sources)
+        try:
+            obliged = apply_obligations(action, decision)
+        except Exception as exc:  # noqa: BLE001 - an obligation not carried out: refuse
+            log.error("cannot carry out the obligations of %s for %s: %s", decision.decision,
+                      self.tool, exc)
+            raise PolicyBlocked(decision) from exc
+        rewritten = write_back(args, action, obliged, sources)
         if rewritten == args:
             return None
         new_action, new_sources = map_tool(self.client, self.tool, rewritten)

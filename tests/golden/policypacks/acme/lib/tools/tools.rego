@@ -70,6 +70,21 @@ action := {"type": "tool_call", "tool": call} if {
 	not valid
 }
 
+# What the Python guard asks before deciding (POST .../lib/tools/mapping): the action,
+# and the argument each plain mapped field came from, so that obligations rewriting the
+# action (a signature appended to content.text) can be written back into the arguments.
+mapping := {"action": action, "bound": has_binding, "sources": sources} if called
+
+default has_binding := false
+
+has_binding if bound
+
+sources[field.pointer] := field.from if {
+	some field in binding.fields
+	not field.constant
+	field.divide == null
+}
+
 # Fields whose source is there, with their values; the objects holding them are added
 # first (a sorted pointer comes after the pointers of its parents).
 present_fields := [[field, value] | some field in binding.fields; value := field_value(field, arguments)]
