@@ -216,7 +216,8 @@ def test_apply_obligations(text: str | None, obligations: list[dict[str, Any]],
                            expected: Any) -> None:
     from policypacks import Decision
     from policypacks.runtime.guard import apply_obligations
-    action: dict[str, Any] = {"type": "send_email", "content": {} if text is None else {"text": text}}
+    content = {} if text is None else {"text": text}
+    action: dict[str, Any] = {"type": "send_email", "content": content}
     decision = Decision("block", False, obligations=obligations)
     if expected is ValueError:
         with pytest.raises(ValueError):  # the runtime's obligations module raises its own

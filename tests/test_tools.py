@@ -204,3 +204,23 @@ def test_unbound_tools_allow(tmp_path: Path) -> None:
 def test_a_plain_action_has_no_action_field(results: list[dict[str, Any]], tmp_path: Path) -> None:
     [result] = decide(tmp_path, DOCS, [{"agent": "bot", "action": {"type": "spend", "amount": 5}}])
     assert "action" not in result and result["decision"] == "allow"
+
+
+@pytest.mark.parametrize("module, loaded", [
+    ("policypacks.runtime", False),  # the guard included: no framework is loaded
+    ("policypacks.integrations", False),  # the adapters' shared part neither
+    ("policypacks.integrations.langchain", True),
+    ("policypacks.integrations.openai_agents", True),
+    ("policypacks.integrations.mcp_proxy", True),
+])
+def test_only_an_integration_loads_its_framework(module: str, loaded: bool) -> None:
+    import json
+    import subprocess
+    import sys
+    frameworks = ("langchain", "langgraph", "agents", "mcp")
+    code = (f"import sys, json\nimport {module}\n"
+            f"print(json.dumps(sorted(m for m in {frameworks!r} if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    found = json.loads(result.stdout)
+    assert bool(found) == loaded, found
