@@ -6,8 +6,8 @@ SQLite store, the same allowed tool call (`lookup_order`, bound to an api_call) 
 
 - bare: `client.enforce(action)` then `client.record(action)` (the baseline);
 - guard: a `@client.guard` function, sync and async;
-- LangChain: one `create_agent` tool turn (scripted model) with and without
-  `PolicyMiddleware`; the difference is the middleware's share;
+- LangChain: one tool turn of a `create_agent` agent (scripted model, built once) with
+  and without `PolicyMiddleware`; the difference is the middleware's share;
 - OpenAI Agents: one `Runner.run` tool turn (scripted model) with and without
   `PolicyTools`;
 - MCP: `ClientSession.call_tool` through `policypacks mcp-proxy` (stdio) and straight to
@@ -48,22 +48,27 @@ def stats(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.95)]
 
 
-def timed(call: Callable[[], Any], count: int) -> tuple[float, float]:
-    samples = []
+def paired(calls: list[Callable[[], Any]], count: int) -> list[tuple[float, float]]:
+    """Each call timed `count` times, interleaved, so that all of them see the same load
+    (the machine is shared: a slow minute must not land on one side only)."""
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(count):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return stats(samples)
+        for call, into in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            call()
+            into.append((time.perf_counter() - started) * 1000)
+    return [stats(s) for s in samples]
 
 
-async def atimed(call: Callable[[], Awaitable[Any]], count: int) -> tuple[float, float]:
-    samples = []
+async def apaired(calls: list[Callable[[], Awaitable[Any]]], count: int
+                  ) -> list[tuple[float, float]]:
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(count):
-        started = time.perf_counter()
-        await call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return stats(samples)
+        for call, into in zip(calls, samples, strict=True):
+            started = time.perf_counter()
+            await call()
+            into.append((time.perf_counter() - started) * 1000)
+    return [stats(s) for s in samples]
 
 
 def langchain_turns(client: PolicyClient, count: int) -> tuple[tuple[float, float], ...]:
@@ -83,17 +88,16 @@ def langchain_turns(client: PolicyClient, count: int) -> tuple[tuple[float, floa
         """Look an order up."""
         return "shipped"
 
-    ids = itertools.count()
-
     def turn(middleware: list[Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            call = {"name": "lookup_order", "args": {"order_id": "A-1"}, "id": f"c{next(ids)}",
-                    "type": "tool_call"}
-            model = Scripted(messages=iter([AIMessage("", tool_calls=[call]), AIMessage("ok")]))
-            agent = create_agent(model, [lookup_order], middleware=middleware)
-            return agent.invoke({"messages": [HumanMessage("go")]})
-        return run
-    return (timed(turn([]), count), timed(turn([PolicyMiddleware(client)]), count))
+        # One agent, built once; its scripted model answers tool call, text, tool call...
+        call = {"name": "lookup_order", "args": {"order_id": "A-1"}, "id": "c1",
+                "type": "tool_call"}
+        model = Scripted(messages=itertools.cycle([AIMessage("", tool_calls=[call]),
+                                                   AIMessage("ok")]))
+        agent = create_agent(model, [lookup_order], middleware=middleware)
+        return lambda: agent.invoke({"messages": [HumanMessage("go")]})
+    without, with_policy = paired([turn([]), turn([PolicyMiddleware(client)])], count)
+    return without, with_policy
 
 
 def agents_turns(client: PolicyClient, count: int) -> tuple[tuple[float, float], ...]:
@@ -133,8 +137,9 @@ def agents_turns(client: PolicyClient, count: int) -> tuple[tuple[float, float],
     guarded = Agent(name="a", model=Scripted(), tools=PolicyTools(client).wrap([lookup_order]))
 
     async def both() -> tuple[tuple[float, float], ...]:
-        return (await atimed(lambda: Runner.run(bare, "go", run_config=config), count),
-                await atimed(lambda: Runner.run(guarded, "go", run_config=config), count))
+        return tuple(await apaired([lambda: Runner.run(bare, "go", run_config=config),
+                                    lambda: Runner.run(guarded, "go", run_config=config)],
+                                   count))
     return asyncio.run(both())
 
 
@@ -150,13 +155,15 @@ def mcp_calls(opa_url: str, store: str, count: int) -> tuple[tuple[float, float]
                                           "--upstream-command",
                                           " ".join([sys.executable, *upstream])])
 
-    async def through(params: StdioServerParameters) -> tuple[float, float]:
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
-            await s.initialize()
-            return await atimed(lambda: s.call_tool("lookup_order", {"order_id": "A-1"}), count)
-
     async def both() -> tuple[tuple[float, float], ...]:
-        return await through(direct), await through(proxied)
+        async with stdio_client(direct) as (r1, w1), ClientSession(r1, w1) as plain, \
+                stdio_client(proxied) as (r2, w2), ClientSession(r2, w2) as policed:
+            await plain.initialize()
+            await policed.initialize()
+            args = {"order_id": "A-1"}
+            return tuple(await apaired([lambda: plain.call_tool("lookup_order", args),
+                                        lambda: policed.call_tool("lookup_order", args)],
+                                       count))
     return asyncio.run(both())
 
 
@@ -175,8 +182,6 @@ def main() -> int:
         def bare() -> None:
             client.enforce(action)
             client.record(action)
-        baseline = timed(bare, n)
-        rows.append(("bare enforce + record (baseline)", baseline, 0.0))
 
         @client.guard("lookup_order")
         def lookup_order(order_id: str) -> str:
@@ -185,13 +190,18 @@ def main() -> int:
         @client.guard("lookup_order")
         async def lookup_async(order_id: str) -> str:
             return "shipped"
-        guard = timed(lambda: lookup_order("A-1"), n)
+
+        baseline, guard = paired([bare, lambda: lookup_order("A-1")], n)
+        rows.append(("bare enforce + record (baseline)", baseline, 0.0))
         rows.append(("@client.guard (sync)", guard, guard[0] - baseline[0]))
 
-        async def run_async() -> tuple[float, float]:
-            return await atimed(lambda: lookup_async("A-1"), n)
-        guard_async = asyncio.run(run_async())
-        rows.append(("@client.guard (async def)", guard_async, guard_async[0] - baseline[0]))
+        async def bare_async() -> None:
+            bare()
+
+        async def run_async() -> list[tuple[float, float]]:
+            return await apaired([bare_async, lambda: lookup_async("A-1")], n)
+        bare_in_loop, guard_async = asyncio.run(run_async())
+        rows.append(("@client.guard (async def)", guard_async, guard_async[0] - bare_in_loop[0]))
         for label, (without, with_policy) in [
             ("LangChain create_agent turn", langchain_turns(client, few)),
             ("OpenAI Agents Runner.run turn", agents_turns(client, few)),
