@@ -12,6 +12,8 @@ package policypacks.acme
 # regal ignore:pointless-import
 import data.policypacks.acme.config
 
+import data.policypacks.acme.lib.input_contract
+
 # regal ignore:pointless-import
 import data.policypacks.acme.precedence
 
@@ -32,7 +34,9 @@ unknown_agent_violation := {
 }
 
 # What the rule types found: {pack, rule, message}; one rule may report several.
+# A malformed input (SPEC section 4, the input contract) reaches no rule.
 findings contains finding if {
+	input_contract.valid
 	some rule_type in rules
 	some finding in rule_type.violation
 	not [finding.pack, finding.rule] in precedence.input_suppressed_rules
@@ -57,9 +61,20 @@ violation_set contains violation if {
 	}
 }
 
-violation_set contains unknown_agent_violation if precedence.blocked_unknown
+violation_set contains unknown_agent_violation if {
+	input_contract.valid
+	precedence.blocked_unknown
+}
 
-violation_set contains violation if some violation in tools.violation
+# A malformed input gets this one violation, whatever its agent.
+violation_set contains input_contract.violation if not input_contract.valid
+
+# A tool call that is malformed or has no binding (lib/tools); like every rule, only for
+# an input that passes the input contract.
+violation_set contains violation if {
+	input_contract.valid
+	some violation in tools.violation
+}
 
 # Strictest first, then by pack id, then by rule id.
 violations := [entry[3] | some entry in sorted_violations]
@@ -73,6 +88,7 @@ default outcome := "allow"
 outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
 obligations := sort([o.obligation |
+	input_contract.valid
 	some rule_type in rules
 	some o in rule_type.obligation
 	not [o.pack, o.rule] in precedence.input_suppressed_rules
@@ -85,6 +101,12 @@ default approval := null
 
 approval := rules.escalation.route(approval_violations, input.action, precedence.input_packs) if {
 	outcome == "require_approval"
+}
+
+default suppressed := []
+
+suppressed := [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])] if {
+	input_contract.valid
 }
 
 # A tool call is decided as the one action its binding maps it to (lib/tools): the rules
@@ -103,9 +125,9 @@ action_decision := {
 	"decision": outcome,
 	"allow": outcome in {"allow", "warn"},
 	"identity": config.identity.id,
-	"agent": precedence.input_agent,
+	"agent": input_contract.agent,
 	"violations": violations,
-	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in precedence.input_suppressed])],
+	"suppressed": suppressed,
 	"approval": approval,
 	"obligations": obligations,
 	"revision": config.revision,
