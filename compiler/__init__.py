@@ -5,6 +5,7 @@ load the compiler (Jinja2, YAML) and a build does not load the HTTP client:
 
 - agents: :class:`PolicyClient`, :class:`Decision`, :class:`PolicyBlocked`,
   :class:`ApprovalRequired`, :class:`ApprovalRequest`, :func:`open_store`;
+  tools: :class:`ToolGuard` (``client.guard``), :class:`ApprovalDenied`;
 - build verbs: :func:`validate_repository` (a path to a validated ``Repository``),
   :func:`compile_path` (to a ``CompiledPolicy``), :func:`write_bundle`;
 - errors: :class:`PolicyError` and its kinds, each with the place it was made.
@@ -24,6 +25,8 @@ _LAZY = {
     "PolicyBlocked": ".runtime.client",
     "ApprovalRequired": ".runtime.client",
     "ApprovalRequest": ".runtime.client",
+    "ApprovalDenied": ".runtime.guard",
+    "ToolGuard": ".runtime.guard",
     "open_store": ".runtime.store",
     "Store": ".runtime.store",
     "StoreError": ".runtime.store",

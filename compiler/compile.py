@@ -18,6 +18,7 @@ from .log_mask import log_mask
 from .model import Pack, Repository, Rule
 from .render import render, template_names
 from .resolve import resolve_tables
+from .tool_bindings import compile_tool
 from .vocabulary import package_segment
 
 
@@ -101,6 +102,7 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
             "precedence": identity.precedence,
             "allow_agent_overrides": identity.allow_agent_overrides,
             "unknown_agents": identity.unknown_agents,
+            "unbound_tools": identity.unbound_tools,
             "internal_domains": identity.internal_domains,
             "escalation": {
                 "approvers": identity.escalation.approvers,
@@ -117,6 +119,7 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
                              for pack in repo.packs.values()},
         "rules": rules_by_type,
         "log_mask": log_mask(repo),
+        "tools": {name: compile_tool(tool) for name, tool in sorted(repo.tools.items())},
     }
 
 

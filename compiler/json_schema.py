@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from . import conditions, schema, validate
+from . import conditions, schema, tool_bindings, validate
 from .catalog import rule_types
 from .catalog.condition import ConditionCheck
 
@@ -208,6 +208,18 @@ def _envelope(kind: str, metadata: schema.Obj | None, spec: dict[str, Any]) -> d
     }
 
 
+def _tool_spec() -> dict[str, Any]:
+    spec = _object(tool_bindings.SPEC.fields)
+    source = check_schema(tool_bindings.Source.SHAPE)
+    source["oneOf"] = [{"required": ["from"]}, {"required": ["value"]}]
+    spec["properties"]["fields"] = {"type": "object",
+                                    "propertyNames": check_schema(tool_bindings.PATH),
+                                    "additionalProperties": source}
+    spec["properties"]["examples"] = {"type": "array",
+                                      "items": check_schema(tool_bindings.EXAMPLE)}
+    return spec
+
+
 def _kind_bodies() -> dict[str, dict[str, Any]]:
     pack_spec = _object(validate.PACK_SPEC_FIELDS)
     pack_spec["properties"]["rules"] = {"type": "array", "items": {"$ref": "#/$defs/rule"}}
@@ -218,6 +230,7 @@ def _kind_bodies() -> dict[str, dict[str, Any]]:
                               check_schema(validate.IDENTITY_SPEC)),
         "PolicyPack": _envelope("PolicyPack", validate._metadata("category"), pack_spec),
         "Agent": _envelope("Agent", validate._metadata(), check_schema(validate.AGENT_SPEC)),
+        "Tool": _envelope("Tool", tool_bindings.METADATA, _tool_spec()),
     }
     # A kind the validator knows and this module does not yet: the envelope only, loose
     # inside, so that the schema never refuses what the validator accepts.

@@ -31,6 +31,7 @@ class Identity:
     internal_domains: list[str]
     escalation: Escalation
     loc: Location
+    unbound_tools: str = "block"  # a tool call no Tool document binds: block | allow
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,47 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class ToolField:
+    """Where one action field of a tool binding gets its value: an argument path
+    (``source``, optionally divided and with a default) or a constant (``value``)."""
+
+    target: list[str]  # the action field, as path segments: ["recipient", "domain"]
+    source: list[str] | None  # the argument path, or None for a constant
+    value: Any = None  # the constant
+    default: Any = None  # the value when the argument is missing
+    has_default: bool = False
+    divide: float | None = None  # a unit: 100 turns cents into dollars
+
+
+@dataclass(frozen=True)
+class ToolExample:
+    name: str
+    agent: str
+    arguments: dict[str, Any]
+    usage: dict[str, Any] | None
+    expect: str
+    violations: list[str] | None
+    action: dict[str, Any] | None  # the mapped action, without its `tool` field
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool binding: the tool a caller names and the action it performs."""
+
+    id: str
+    name: str
+    tool: str  # the tool's name as callers send it (stripe.create_charge)
+    action: str  # the action type
+    fields: list[ToolField]
+    examples: list[ToolExample]
+    loc: Location
+
+
+@dataclass(frozen=True)
 class Repository:
     root: Path
     identity: Identity
     packs: dict[str, Pack]
     agents: dict[str, Agent]
+    tools: dict[str, Tool] = field(default_factory=dict)  # by tool name (spec.tool)

@@ -23,6 +23,7 @@ from .model import (
     PackExample,
     Repository,
     Rule,
+    Tool,
 )
 from .opa.re2 import check_regexes
 from .schema import (
@@ -41,10 +42,11 @@ from .schema import (
     describe,
     suggestion,
 )
+from .tool_bindings import check_tool
 from .vocabulary import CATEGORIES, DECISIONS, ENFORCEMENTS, PRECEDENCES, SYSTEM_PACK
 
 API_VERSION = "policypacks/v1"
-KINDS = ("Identity", "PolicyPack", "Agent")
+KINDS = ("Identity", "PolicyPack", "Agent", "Tool")
 RULE_REF = re.compile(r"^(?:_system|[a-z][a-z0-9-]{0,62})/[a-z][a-z0-9-]{0,62}$")
 
 
@@ -70,6 +72,7 @@ IDENTITY_SPEC = Obj({
     "unknownAgents": Field(Enum(("block", "defaults")), default="block"),
     "internalDomains": Field(ListOf(DOMAIN), default=[]),
     "escalation": Field(Obj(ESCALATION_ROUTE)),
+    "unboundTools": Field(Enum(("block", "allow")), default="block"),
 })
 
 SCOPE = OneOf([
@@ -124,6 +127,7 @@ def validate_repository(root: Path) -> Repository:
     identities: list[Identity] = []
     packs: list[Pack] = []
     agents: list[Agent] = []
+    tools: list[Tool] = []
     for doc in loaded.documents:
         kind = _check_envelope(doc, problems)
         ctx = Ctx(doc, problems, regexes, doc.line)
@@ -133,8 +137,11 @@ def validate_repository(root: Path) -> Repository:
             packs.append(_pack(doc, ctx))
         elif kind == "Agent":
             agents.append(_agent(doc, ctx))
+        elif kind == "Tool":
+            tools.append(check_tool(doc, ctx))
     pack_index = _unique("PolicyPack", packs, problems)
     agent_index = _unique("Agent", agents, problems)
+    tool_index = _tools(tools, pack_index, problems, references=loaded.complete)
     identity = None
     if loaded.complete:  # else "no Identity", "unknown pack" may only follow from a lost file
         identity = _single_identity(identities, root, problems)
@@ -143,7 +150,7 @@ def validate_repository(root: Path) -> Repository:
         check_regexes(regexes, problems)
     problems.raise_if_any()
     assert identity is not None
-    return Repository(root, identity, pack_index, agent_index)
+    return Repository(root, identity, pack_index, agent_index, tool_index)
 
 
 def _check_envelope(doc: Document, problems: Problems) -> str | None:
@@ -189,6 +196,7 @@ def _identity(doc: Document, ctx: Ctx) -> Identity:
         internal_domains=[d.lower().strip(".") for d in spec.get("internalDomains", [])],
         escalation=_escalation(route),
         loc=_meta_loc(doc),
+        unbound_tools=spec.get("unboundTools", "block"),
     )
 
 
@@ -363,3 +371,26 @@ def _check_route_references(rule: Rule, packs: dict[str, Pack], problems: Proble
         if not known:
             problems.add(rule.loc, f"escalation rule {rule.id!r} matches unknown rule {ref!r} "
                          "(write pack/rule or a rule id)")
+
+
+def _tools(tools: list[Tool], packs: dict[str, Pack], problems: Problems,
+           references: bool = True) -> dict[str, Tool]:
+    """Tool bindings by tool name: ids and names are unique, examples name real rules
+    (checked only when every file loaded: else a rule may be in a file that did not)."""
+    by_id = _unique("Tool", tools, problems)
+    index: dict[str, Tool] = {}
+    for tool in sorted(by_id.values(), key=lambda t: t.loc):
+        if tool.tool in index:
+            problems.add(tool.loc, f"tool {tool.tool!r} is already bound at "
+                         f"{index[tool.tool].loc}")
+        elif tool.tool:
+            index[tool.tool] = tool
+        for example in tool.examples if references else []:
+            for ref in example.violations or []:
+                pack_id, rule_id = ref.split("/")
+                known = pack_id == SYSTEM_PACK or (
+                    pack_id in packs and rule_id in {r.id for r in packs[pack_id].rules})
+                if not known:
+                    problems.add(example.loc, f"example {example.name!r} expects a violation "
+                                 f"of unknown rule {ref!r}")
+    return index

@@ -74,6 +74,16 @@ def session(opa_url: str) -> list[str]:
     show("support-bot", "refund of $250", support.check(
         {"type": "refund", "amount": 250, "currency": "USD"}))
 
+    # A guarded tool: packs/tools/gmail.yaml maps its arguments onto a send_email action
+    # in OPA; the brand's signature obligation signs the body before the tool runs.
+    @support.guard("gmail.send")
+    def send_email(to: str, subject: str, body: str) -> str:
+        print(f"{'':<16}(the tool ran) body: {body!r}")
+        return "sent"
+    print(f"{'support-bot':<12} {'tool gmail.send, body not signed':<48} -> SIGNED, SENT")
+    sent = send_email("lee@customer.example", "Your ticket", "Your replacement ships today.")
+    print(f"{'':<16}the tool returned {sent!r}")
+
     print()
     purchase = {"type": "spend", "amount": 30, "currency": "USD"}
     requests = []

@@ -17,6 +17,7 @@ SPEC_TYPES = {
     "tone", "signature", "formatting", "terminology", "prohibited_topics", "pii",
     "disclaimer", "condition", "spending_limit", "rate_limit", "api_limit", "attachment",
     "retention", "export", "third_party_sharing", "privacy", "escalation",
+    "tool_access",  # issue 12: tool authorization
 }
 
 

@@ -33,6 +33,7 @@ COMMANDS = {
     "init": "authoring:init_command",
     "replay": "replay:replay_command",
     "report": "report:report_command",
+    "mcp-proxy": "mcp:mcp_proxy",
 }
 
 

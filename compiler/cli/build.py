@@ -123,6 +123,8 @@ def _describe_failure(case: Any) -> str:
              + (f" with violations {sorted(case.example.violations)}"
                 if case.example.violations is not None else ""),
              f"  actual:   {actual.get('decision')} with violations {got}"]
+    if case.action is not None:  # a tool example: the mapped action counts too
+        lines += [f"  expected action: {case.action}", f"  actual action:   {actual.get('action')}"]
     for violation in actual.get("violations", []):
         lines.append(f"    - {violation['pack']}/{violation['rule']} "
                      f"[{violation['enforcement']}]: {violation['message']}")

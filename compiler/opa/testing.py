@@ -32,6 +32,7 @@ class ExampleResult:
     test_id: str
     passed: bool = True
     actual: dict[str, Any] | None = None
+    action: dict[str, Any] | None = None  # a tool example's expected mapped action
 
 
 @dataclass
@@ -53,12 +54,22 @@ def example_cases(repo: Repository) -> list[ExampleResult]:
         for index, example in enumerate(repo.packs[pack_id].examples):
             cases.append(ExampleResult(pack_id, example,
                                        f"{package_segment(pack_id)}_{index}"))
+    for tool in sorted(repo.tools.values(), key=lambda t: t.id):
+        for index, ex in enumerate(tool.examples):
+            # A tool example is a decision on a tool call: {agent, tool, usage}.
+            doc: dict[str, Any] = {"agent": ex.agent,
+                                   "tool": {"name": tool.tool, "arguments": ex.arguments}}
+            if ex.usage is not None:
+                doc["usage"] = ex.usage
+            cases.append(ExampleResult(
+                f"tool {tool.id}", PackExample(ex.name, doc, ex.expect, ex.violations, ex.loc),
+                f"tool_{package_segment(tool.id)}_{index}", action=ex.action))
     return cases
 
 
 def render_tests(compiled: CompiledPolicy, cases: list[ExampleResult]) -> str:
     examples = [{"test_id": c.test_id, "input": c.example.input, "expect": c.example.expect,
-                 "violations": c.example.violations} for c in cases]
+                 "violations": c.example.violations, "action": c.action} for c in cases]
     return render(f"tests/{TEST_FILE}.j2", compiled.identity, examples=examples)
 
 

@@ -13,7 +13,8 @@ from .client import (
     PolicyBlocked,
     PolicyClient,
 )
+from .guard import Admission, ApprovalDenied, ToolGuard
 from .store import Store, StoreError, open_store
 
-__all__ = ["ApprovalRequest", "ApprovalRequired", "Decision", "PolicyBlocked", "PolicyClient",
-           "Store", "StoreError", "open_store"]
+__all__ = ["Admission", "ApprovalDenied", "ApprovalRequest", "ApprovalRequired", "Decision",
+           "PolicyBlocked", "PolicyClient", "Store", "StoreError", "ToolGuard", "open_store"]

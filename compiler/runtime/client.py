@@ -14,13 +14,16 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import requests
 
 from ..vocabulary import ALLOWING, DECISIONS, ID_PATTERN, SYSTEM_PACK, decision_path
 from . import obligations
 from .store import DEFAULT_CURRENCY, DEFAULT_SPEND_ACTIONS, ENV_STORE, Store, open_store
+
+if TYPE_CHECKING:
+    from .guard import ToolGuard
 
 log = logging.getLogger("policypacks.client")
 
@@ -300,6 +303,12 @@ class PolicyClient:
                  ", ".join(row["approvers"]) or "nobody", self.identity, self.agent,
                  action.get("type"))
         return ApprovalRequest.from_row(row)
+
+    def guard(self, tool: str, **options: Any) -> ToolGuard:
+        """Policy around a tool function, sync or async: ``@client.guard("gmail.send")``
+        (options and steps: :mod:`policypacks.runtime.guard`)."""
+        from .guard import ToolGuard
+        return ToolGuard(self, tool, **options)
 
     def approval_status(self, approval_id: str) -> ApprovalRequest:
         """The request as it stands now (an expired one has resolved to its fallback)."""

@@ -20,6 +20,8 @@ import data.policypacks.acme.precedence
 # regal ignore:pointless-import
 import data.policypacks.acme.rules
 
+import data.policypacks.acme.lib.tools
+
 # The violation of an agent no Agent document declares (unknownAgents: block).
 unknown_agent_violation := {
 	"pack": "_system",
@@ -55,6 +57,7 @@ findings := union({
 	rules.terminology.violation,
 	rules.third_party_sharing.violation,
 	rules.tone.violation,
+	rules.tool_access.violation,
 }) if {
 	input_contract.valid
 }
@@ -87,6 +90,13 @@ violation_set contains unknown_agent_violation if {
 
 # A malformed input gets this one violation, whatever its agent.
 violation_set contains input_contract.violation if not input_contract.valid
+
+# A tool call that is malformed or has no binding (lib/tools); like every rule, only for
+# an input that passes the input contract.
+violation_set contains violation if {
+	input_contract.valid
+	some violation in tools.violation
+}
 
 # The spans a rule reports (pii), when it reports any.
 with_findings(violation, found) := object.union(violation, {"findings": found}) if count(found) > 0
@@ -123,7 +133,19 @@ default suppressed := []
 # The agent's table holds them sorted by pack, then rule.
 suppressed := precedence.input_suppressed if input_contract.valid
 
-decision := {
+# A tool call is decided as the one action its binding maps it to (lib/tools): the rules
+# see that action as input.action, and the decision shows it as `action`.
+decision := action_decision if not tools.called
+
+decision := object.union(decided, {"action": tools.action}) if {
+	tools.called
+
+	# The one place the decision replaces its input: deliberate, not a test double.
+	# regal ignore:with-outside-test-context
+	decided := action_decision with input.action as tools.action
+}
+
+action_decision := {
 	"decision": outcome,
 	"allow": outcome in {"allow", "warn"},
 	"identity": config.identity.id,
