@@ -95,3 +95,17 @@ def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)), flush=True)
+
+
+# The rules of pack *index* in the generated scaling repositories (loader, scaling).
+def rules(index: int) -> list[dict[str, Any]]:
+    return [
+        {"id": "day", "type": "spending_limit", "max": 100 + index, "period": "day"},
+        {"id": "tx", "type": "spending_limit", "max": 500, "period": "transaction",
+         "enforcement": "block"},
+        {"id": "topics", "type": "prohibited_topics",
+         "topics": {f"topic-{index}": [f"secret{index}", "lawsuit"]}},
+        {"id": "refunds", "type": "condition", "message": "no refunds over $100",
+         "when": {"all": [{"field": "action.type", "equals": "refund"},
+                          {"field": "action.amount", "gt": 100}]}},
+    ]

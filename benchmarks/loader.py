@@ -39,6 +39,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from common import rules  # noqa: E402
 from support import agent, identity, pack  # noqa: E402
 
 from policypacks.errors import Problems  # noqa: E402
@@ -46,19 +47,6 @@ from policypacks.load import load_repository  # noqa: E402
 from policypacks.pipeline import compile_path  # noqa: E402
 
 PACKS_PER_AGENT = 3
-
-
-def rules(index: int) -> list[dict[str, Any]]:
-    return [
-        {"id": "day", "type": "spending_limit", "max": 100 + index, "period": "day"},
-        {"id": "tx", "type": "spending_limit", "max": 500, "period": "transaction",
-         "enforcement": "block"},
-        {"id": "topics", "type": "prohibited_topics",
-         "topics": {f"topic-{index}": [f"secret{index}", "lawsuit"]}},
-        {"id": "refunds", "type": "condition", "message": "no refunds over $100",
-         "when": {"all": [{"field": "action.type", "equals": "refund"},
-                          {"field": "action.amount", "gt": 100}]}},
-    ]
 
 
 def write_repository(root: Path, agents: int, packs: int) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 import yaml
-from common import interleaved, median, print_table, rss_mb
+from common import interleaved, median, print_table, rss_mb, rules
 from support import agent, identity, pack
 
 from policypacks.bundle import write_bundle
@@ -33,19 +33,6 @@ FULL_GRID = [(a, p) for a in (10, 100, 1000, 10000) for p in (10, 100, 1000)]
 QUICK_GRID = [(10, 10), (10, 1000), (10000, 1000)]  # the corners the two ratios need
 SCOPE_ALL = 3
 SCOPED_PER_AGENT = 4
-
-
-def rules(index: int) -> list[dict[str, Any]]:
-    return [
-        {"id": "day", "type": "spending_limit", "max": 100 + index, "period": "day"},
-        {"id": "tx", "type": "spending_limit", "max": 500, "period": "transaction",
-         "enforcement": "block"},
-        {"id": "topics", "type": "prohibited_topics",
-         "topics": {f"topic-{index}": [f"secret{index}", "lawsuit"]}},
-        {"id": "refunds", "type": "condition", "message": "no refunds over $100",
-         "when": {"all": [{"field": "action.type", "equals": "refund"},
-                          {"field": "action.amount", "gt": 100}]}},
-    ]
 
 
 def documents(agents: int, packs: int) -> list[dict[str, Any]]:
