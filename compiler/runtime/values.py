@@ -27,7 +27,7 @@ from uuid import UUID
 
 MAX_DEPTH = 64
 
-_encode_string = json.encoder.encode_basestring
+_encode_string = json.encoder.encode_basestring_ascii  # lone surrogates too
 
 
 def _path(parent: str, key: str | int) -> str:
