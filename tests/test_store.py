@@ -387,3 +387,19 @@ def test_a_corrupt_store_fails_as_a_store_failure(tmp_path: Path) -> None:
         store.usage("acme", "bot")
     with pytest.raises(StoreError):
         store.record_usage("acme", "bot", {"type": "x"})
+
+
+def test_an_agent_on_sqlite_loads_no_postgresql_driver(tmp_path: Path) -> None:
+    """psycopg is loaded only for a postgresql:// store; never jinja2, yaml or click."""
+    import json
+    import subprocess
+    import sys
+    code = ("import sys, json\nfrom policypacks.runtime import PolicyClient, Store\n"
+            f"s = Store({str(tmp_path / 'a.db')!r}); s.record_usage('acme', 'bot', {{'type': 'x'}})\n"
+            "c = PolicyClient('http://127.0.0.1:9', 'acme', 'bot', store=s, timeout=0.2)\n"
+            "c.check({'type': 'x'})\n"
+            "print(json.dumps(sorted(m for m in ('jinja2', 'yaml', 'click', 'psycopg',"
+            " 'psycopg_pool') if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == []
