@@ -14,6 +14,7 @@ chosen through ``search_path`` in its URL).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -77,42 +78,52 @@ class PostgresServer:
         return name
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+class PostgresMissing(RuntimeError):
+    """PostgreSQL (or its Python driver) is not installed here."""
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server on loopback (also used by benchmarks/)."""
     try:
         import psycopg  # noqa: F401
         import psycopg_pool  # noqa: F401
     except ImportError:
-        missing("psycopg / psycopg_pool not installed (pip install 'policypacks[postgres]')")
+        raise PostgresMissing("psycopg / psycopg_pool not installed "
+                              "(pip install 'policypacks[postgres]')") from None
     bindir = postgres_bin()
     if bindir is None:
-        missing("no /usr/lib/postgresql/*/bin (apt-get install -y postgresql)")
-        raise AssertionError  # unreachable: missing() raises
-    root = Path(tempfile.mkdtemp(prefix="policypacks-pg-"))
+        raise PostgresMissing("no /usr/lib/postgresql/*/bin (apt-get install -y postgresql, "
+                              "or bash scripts/install-postgres.sh)")
     as_user: list[str] = []
+    owner = None
     if os.geteuid() == 0:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            missing("running as root and there is no 'postgres' user to run the server")
-            raise AssertionError from None
-        os.chown(root, owner.pw_uid, owner.pw_gid)
+            raise PostgresMissing("running as root and there is no 'postgres' user to run "
+                                  "the server as (postgres refuses root)") from None
         as_user = ["runuser", "-u", "postgres", "--"]
+    root = Path(tempfile.mkdtemp(prefix="policypacks-pg-"))
+    if owner is not None:
+        os.chown(root, owner.pw_uid, owner.pw_gid)
     data, sockets, port, user = root / "data", root / "sockets", free_port(), "policypacks"
 
     def run(*command: str) -> None:
         subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
 
-    run("mkdir", "-p", str(sockets))
-    run(str(bindir / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8",
-        "--no-sync", "--no-instructions")
-    log = root / "postgres.log"
-    server = subprocess.Popen(
-        [*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-         "-h", "127.0.0.1", "-k", str(sockets), "-c", "fsync=off", "-c", "max_connections=200",
-         "-c", "synchronous_commit=off"],
-        stdout=subprocess.DEVNULL, stderr=open(log, "wb"))  # noqa: SIM115 - lives as long
+    server = None
     try:
+        run("mkdir", "-p", str(sockets))
+        run(str(bindir / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8",
+            "--no-sync", "--no-instructions")
+        log = root / "postgres.log"
+        with open(log, "wb") as log_file:
+            server = subprocess.Popen(
+                [*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+                 "-h", "127.0.0.1", "-k", str(sockets), "-c", "fsync=off",
+                 "-c", "max_connections=200", "-c", "synchronous_commit=off"],
+                stdout=subprocess.DEVNULL, stderr=log_file)
         deadline = time.monotonic() + 30
         while True:
             ready = subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1",
@@ -126,12 +137,27 @@ def postgres_server() -> Iterator[PostgresServer]:
                         "-U", user, "policypacks_test"], check=True, capture_output=True)
         yield PostgresServer("127.0.0.1", port, "policypacks_test", user)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        cluster = postgres_cluster()
+        server = cluster.__enter__()
+    except PostgresMissing as exc:
+        missing(str(exc))
+        raise AssertionError from None  # unreachable: missing() raises
+    try:
+        yield server
+    finally:
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture(params=BACKENDS)

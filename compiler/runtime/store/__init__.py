@@ -48,14 +48,14 @@ T = TypeVar("T")
 
 
 def database_for(target: str | Path | Database) -> Database:
-    """The backend of a store URL (``sqlite:///…``, ``postgresql://…``), a SQLite path,
-    or an already open database."""
+    """The backend of a store URL (``sqlite:///…``, ``postgresql://…``), a SQLite file
+    path (a ``Path`` or a string without ``://``), or an already open database."""
     if isinstance(target, Database):
         return target
     if isinstance(target, str) and is_postgres_url(target):
         from .postgres import PostgresDatabase  # psycopg only for a PostgreSQL store
         return PostgresDatabase(target)
-    if isinstance(target, str):
+    if isinstance(target, str) and "://" in target:
         return SqliteDatabase(store_path(target))
     return SqliteDatabase(Path(target))
 

@@ -243,18 +243,33 @@ class SqliteDatabase(Database):
             time.sleep(min(delay * (1 + random.random()), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.05)
 
+    def _begin(self, conn: sqlite3.Connection, deadline: float | None) -> None:
+        """Take the file's write lock, polling every millisecond or two until ``deadline``.
+
+        SQLite's own busy handler sleeps longer and longer (up to 100 ms) between tries,
+        so under contention a waiter loses every race to the process that just committed
+        and tries again at once: it could starve past its deadline. Short, jittered polls
+        keep the waiters in the race.
+        """
+        deadline = deadline if deadline is not None else time.monotonic() + WRITE_DEADLINE_S
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc) or time.monotonic() > deadline:
+                        raise
+                time.sleep(0.0005 + random.random() * 0.0015)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
     def _transaction(self, work: Callable[[Tx], T], deadline: float | None) -> T:
         try:
             with self._lock:
                 conn = self._connection()
-                if deadline is not None:
-                    wait = max(1, int((deadline - time.monotonic()) * 1000))
-                    conn.execute(f"PRAGMA busy_timeout = {min(wait, BUSY_TIMEOUT_MS)}")
-                try:
-                    self._retry(lambda: conn.execute("BEGIN IMMEDIATE"), deadline)
-                finally:
-                    if deadline is not None:
-                        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                self._begin(conn, deadline)
                 try:
                     result = work(conn)
                     conn.execute("COMMIT")

@@ -93,10 +93,10 @@ class Usage:
              None if amount is None else self._param(amount), row_currency or None,
              status)).fetchone()[0]
         # Totals of windows that have ended are never read again (the events stay).
-        tx.executemany('DELETE FROM usage_windows WHERE identity = ? AND agent = ?'
-                       ' AND "window" = ? AND start < ?',
-                       [(identity, agent, window, stamp(start))
-                        for window, start in windows(min(when, self.now())).items()])
+        ended = windows(min(when, self.now()))
+        tx.execute('DELETE FROM usage_windows WHERE identity = ? AND agent = ? AND ('
+                   + " OR ".join(['("window" = ? AND start < ?)'] * len(ended)) + ")",
+                   (identity, agent, *(v for w, start in ended.items() for v in (w, stamp(start)))))
         self._shift(tx, [_totals_key(identity, agent, window, start, action_type, api,
                                      row_currency) for window, start in windows(when).items()],
                     1, amount or Decimal(0))
@@ -104,8 +104,20 @@ class Usage:
 
     def _shift(self, tx: Tx, keys: list[tuple[str, ...]], count: int, amount: Decimal,
                create: bool = True) -> None:
-        """Add ``count`` and ``amount`` to the totals rows ``keys``, in exact decimals
-        (summed here, not in SQL, where SQLite would add floats)."""
+        """Add ``count`` and ``amount`` to the totals rows ``keys``, in exact decimals:
+        PostgreSQL sums NUMERIC exactly in SQL; SQLite would add floats there, so its
+        totals are summed here (inside the same locked transaction)."""
+        if create and self.db.dialect == "postgresql":
+            # NUMERIC sums exactly in SQL: one statement instead of a round trip per window.
+            tx.execute(
+                'INSERT INTO usage_windows (identity, agent, "window", start, action_type, api,'
+                " currency, count, amount) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(keys))
+                + ' ON CONFLICT (identity, agent, "window", start, action_type, api, currency)'
+                " DO UPDATE SET count = GREATEST(0, usage_windows.count + excluded.count),"
+                " amount = GREATEST(0, usage_windows.amount + excluded.amount)",
+                [v for key in keys for v in (*key, count, amount)])
+            return
         where = ('identity = ? AND agent = ? AND "window" = ? AND start = ? AND action_type = ?'
                  " AND api = ? AND currency = ?")
         for key in keys:
