@@ -104,7 +104,7 @@ def main() -> int:
                                           ("replicas of one agent", replicas)):
                         url = (f"sqlite:///{tmp}/{label.replace(' ', '-')}.db"
                                if server is None else server.url(server.new_schema()))
-                        Store(url).close()
+                        Store(url).connect().close()
                         rate = run(opa.url, url, agents, args.seconds)
                         print(f"{args.agents} processes, enforce on {name}, {label:<22}"
                               f"{rate:8.0f} decisions/s ({rate / base:.2f}x the baseline)",

@@ -63,7 +63,7 @@ def hammer(opa_url: str, store_url: str, action: dict[str, Any], release_every: 
 def test_concurrent_agents_never_pass_a_cap_and_reach_it_exactly(
         opa: LocalOpa, store_url: str, action: dict[str, Any], limit: int,
         release_every: int) -> None:
-    Store(store_url).close()  # create (and migrate) the store before the race
+    Store(store_url).connect().close()  # create (and migrate) the store before the race
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
     workers = [context.Process(target=hammer, args=(opa.url, store_url, action,

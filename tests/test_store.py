@@ -395,7 +395,8 @@ def test_an_agent_on_sqlite_loads_no_postgresql_driver(tmp_path: Path) -> None:
     import subprocess
     import sys
     code = ("import sys, json\nfrom policypacks.runtime import PolicyClient, Store\n"
-            f"s = Store({str(tmp_path / 'a.db')!r}); s.record_usage('acme', 'bot', {{'type': 'x'}})\n"
+            f"s = Store({str(tmp_path / 'a.db')!r})\n"
+            "s.record_usage('acme', 'bot', {'type': 'x'})\n"
             "c = PolicyClient('http://127.0.0.1:9', 'acme', 'bot', store=s, timeout=0.2)\n"
             "c.check({'type': 'x'})\n"
             "print(json.dumps(sorted(m for m in ('jinja2', 'yaml', 'click', 'psycopg',"

@@ -29,7 +29,7 @@ for index in range(100000):
 
 
 def test_kill_9_during_recording_loses_no_acknowledged_decision(store_url: str) -> None:
-    Store(store_url).close()
+    Store(store_url).connect().close()
     child = subprocess.Popen([sys.executable, "-c", CHILD, store_url], stdout=subprocess.PIPE,
                              text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert child.stdout is not None

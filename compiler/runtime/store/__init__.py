@@ -78,6 +78,12 @@ class Store:
     def describe(self) -> str:
         return self.db.describe()
 
+    def connect(self) -> Store:
+        """Connect and migrate now rather than at the first call (raises
+        ``StoreUnavailable`` when the store cannot be opened)."""
+        self.db.read("SELECT 1")
+        return self
+
     def now(self) -> datetime:
         return as_utc(self.clock())
 

@@ -41,11 +41,31 @@ class ApprovalNotRedeemable(StoreError):  # noqa: N818
     """The request cannot admit this action (not approved, used, expired, other action)."""
 
 
-def _approval_dict(row: Any) -> dict[str, Any]:
+SELECT = ("SELECT a.*, r.at AS redeemed_at, r.decision_id AS redeemed_decision"
+          " FROM approvals a LEFT JOIN approval_redemptions r ON r.approval_id = a.id")
+
+
+def _approval_dict(row: Any, now: str) -> dict[str, Any]:
+    """A stored request as it stands at ``now``: a pending one past its expiry has
+    resolved to its fallback. That is computed, never written, so nobody (an agent
+    reading its requests included) needs the right to change a request's status."""
     item = dict(row)
     for key in ("action", "violations", "approvers", "admins"):
         item[key] = json.loads(item[key])
+    if item["status"] == "pending" and item["expires_at"] <= now:
+        item.update(status="expired", outcome=item["fallback"], resolved_by="timeout",
+                    resolved_at=item["expires_at"])
     return item
+
+
+def _status_filter(status: str | None, now: str) -> tuple[str, list[Any]]:
+    if status == "pending":
+        return "a.status = 'pending' AND a.expires_at > ?", [now]
+    if status == "expired":
+        return "(a.status = 'expired' OR (a.status = 'pending' AND a.expires_at <= ?))", [now]
+    if status is not None:
+        return "a.status = ?", [status]
+    return "", []
 
 
 def redeem_until(request: dict[str, Any]) -> str | None:
@@ -97,29 +117,27 @@ class Approvals:
         assert found is not None
         return found
 
-    def _expire(self, tx: Tx) -> None:
-        tx.execute("UPDATE approvals SET status = 'expired', outcome = fallback,"
-                   " resolved_by = 'timeout', resolved_at = expires_at"
-                   " WHERE status = 'pending' AND expires_at <= ?", (stamp(self.now()),))
-
-    def expire(self) -> None:
-        """Resolve every pending request past its timeout to its fallback."""
-        self.db.write(self._expire)
+    def _fetch(self, approval_id: str, tx: Tx | None = None) -> dict[str, Any] | None:
+        sql, params = f"{SELECT} WHERE a.id = ?", (approval_id,)
+        rows = tx.execute(sql, params).fetchall() if tx is not None \
+            else self.db.read(sql, params)
+        return _approval_dict(rows[0], stamp(self.now())) if rows else None
 
     def get(self, approval_id: str) -> dict[str, Any] | None:
-        self.expire()
-        rows = self.db.read("SELECT * FROM approvals WHERE id = ?", [approval_id])
-        return _approval_dict(rows[0]) if rows else None
+        return self._fetch(approval_id)
 
     def list(self, status: str | None = None, agent: str | None = None,
              identity: str | None = None) -> list[dict[str, Any]]:
         if status is not None and status not in APPROVAL_STATUSES:
             raise UsageError(f"status {status!r}: one of {', '.join(APPROVAL_STATUSES)}")
-        self.expire()
-        where, params = filters(identity=identity, agent=agent, status=status)
-        rows = self.db.read(f"SELECT * FROM approvals {where} ORDER BY created_at DESC, id",
-                            params)
-        return [_approval_dict(r) for r in rows]
+        now = stamp(self.now())
+        where, params = filters("a.", identity=identity, agent=agent)
+        clause, more = _status_filter(status, now)
+        if clause:
+            where = f"{where} AND {clause}" if where else f"WHERE {clause}"
+        rows = self.db.read(f"{SELECT} {where} ORDER BY a.created_at DESC, a.id",
+                            [*params, *more])
+        return [_approval_dict(r, now) for r in rows]
 
     def resolve(self, approval_id: str, status: str, by: str) -> dict[str, Any]:
         """Approve or deny a pending request, recording who and when; only a listed
@@ -133,12 +151,9 @@ class Approvals:
         now = stamp(self.now())
 
         def resolve(tx: Tx) -> None:
-            self._expire(tx)
-            found = tx.execute("SELECT * FROM approvals WHERE id = ?",
-                               (approval_id,)).fetchone()
-            if found is None:
+            request = self._fetch(approval_id, tx)
+            if request is None:
                 raise ApprovalNotFound(f"no approval request {approval_id}")
-            request = _approval_dict(found)
             if who == request["agent"]:
                 raise ApprovalRefused(f"{who} is the agent that asked: an agent never "
                                       f"resolves its own approval request {approval_id}")
@@ -154,7 +169,7 @@ class Approvals:
                 raise ApprovalAlreadyResolved(
                     f"approval request {approval_id} is already {request['status']}")
             tx.execute("UPDATE approvals SET status = ?, outcome = ?, resolved_by = ?,"
-                       " resolved_at = ? WHERE id = ?",
+                       " resolved_at = ? WHERE id = ? AND status = 'pending'",
                        (status, outcome, who, now, approval_id))
         self.db.write(resolve)
         result = self.get(approval_id)
@@ -165,11 +180,9 @@ class Approvals:
                action: dict[str, Any], decision_id: str | None) -> dict[str, Any]:
         """Mark an allowing request used by this action, inside ``tx``; raise
         :class:`ApprovalNotRedeemable` with the reason when it cannot be."""
-        self._expire(tx)
-        found = tx.execute("SELECT * FROM approvals WHERE id = ?", (approval_id,)).fetchone()
-        if found is None:
+        request = self._fetch(approval_id, tx)
+        if request is None:
             raise ApprovalNotRedeemable(f"no approval request {approval_id}")
-        request = _approval_dict(found)
         if (request["identity"], request["agent"]) != (identity, agent):
             raise ApprovalNotRedeemable(f"approval {approval_id} was asked by "
                                         f"{request['identity']}/{request['agent']}")
@@ -187,7 +200,7 @@ class Approvals:
         if request["digest"] != action_digest(action):
             raise ApprovalNotRedeemable(f"approval {approval_id} is for another action "
                                         "(the action differs from the one approved)")
-        tx.execute("UPDATE approvals SET redeemed_at = ?, redeemed_decision = ? WHERE id = ?"
-                   " AND redeemed_at IS NULL", (now, decision_id or "", approval_id))
+        tx.execute("INSERT INTO approval_redemptions (approval_id, at, decision_id)"
+                   " VALUES (?, ?, ?)", (approval_id, now, decision_id or ""))
         request.update(redeemed_at=now, redeemed_decision=decision_id or "")
         return request

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ...errors import PolicyError, UsageError
-from .schema import MIGRATIONS, SCHEMA_VERSION, migration_sql
+from .schema import SCHEMA_VERSION, migration_statements
 
 BUSY_TIMEOUT_MS = 5_000
 WRITE_DEADLINE_S = 60.0
@@ -308,7 +308,7 @@ class SqliteDatabase(Database):
 def migrate(db: Database, tx: Tx, current: int, target: int = SCHEMA_VERSION) -> None:
     """Bring the schema from version ``current`` to ``target``, inside ``tx``."""
     for version in range(current + 1, target + 1):
-        for statement in migration_sql(MIGRATIONS[version], db.dialect):
+        for statement in migration_statements(version, db.dialect):
             tx.execute(statement)
         tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL,"
                    " applied_at TEXT NOT NULL)")
