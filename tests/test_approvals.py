@@ -225,3 +225,28 @@ def test_the_digest_ignores_how_a_number_is_written(store: Store) -> None:
     request = store.create_approval("acme", "bot", ACTION, decision())
     store.resolve_approval(request["id"], "approved", by="finance")
     assert redeem(store, request["id"], {**ACTION, "amount": Decimal("80.00")})
+
+
+@pytest.mark.parametrize(("admins", "valid"), [
+    (["cfo", "ops-lead"], True),
+    ([], True),
+    ("cfo", False),        # a list, not a name
+    ([""], False),         # names are not empty
+    ([3], False),
+])
+def test_identity_escalation_admins_are_validated(tmp_path: Any, admins: Any,
+                                                  valid: bool) -> None:
+    from support import agent, identity, write_repo
+
+    from policypacks.errors import ValidationFailed
+    from policypacks.pipeline import compile_path
+    root = write_repo(tmp_path / "repo", [
+        identity("acme", escalation={"approvers": ["finance"], "admins": admins}),
+        agent("bot")])
+    if valid:
+        data = compile_path(root, "r")[1]
+        assert data is not None
+        return
+    with pytest.raises(ValidationFailed) as failed:
+        compile_path(root, "r")
+    assert any("admins" in line for line in failed.value.lines()), failed.value.lines()

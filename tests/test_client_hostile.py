@@ -73,12 +73,26 @@ def opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpa]:
 
 @pytest.fixture
 def store(new_store: Callable[..., Store]) -> Store:
+    """A store of each backend, for what the store takes part in."""
     return new_store()
 
 
 @pytest.fixture
 def client(opa: LocalOpa, store: Store) -> Iterator[PolicyClient]:
     with PolicyClient(opa.url, IDENTITY, "bot", store=store, timeout=5) as c:
+        yield c
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """One SQLite store, for what only the client decides (conversions, replies)."""
+    with Store(tmp_path / "store.db") as store:
+        yield store
+
+
+@pytest.fixture
+def sqlite_client(opa: LocalOpa, sqlite_store: Store) -> Iterator[PolicyClient]:
+    with PolicyClient(opa.url, IDENTITY, "bot", store=sqlite_store, timeout=5) as c:
         yield c
 
 
@@ -104,9 +118,9 @@ def rules(decision: Decision) -> list[str]:
     ("tags", frozenset({"b", "c", "a"}), "echo/set"),
     ("pair", (1, "x"), "echo/tuple"),
 ])
-def test_python_values_reach_opa_as_a_user_expects(client: PolicyClient, field: str,
+def test_python_values_reach_opa_as_a_user_expects(sqlite_client: PolicyClient, field: str,
                                                    value: Any, rule: str) -> None:
-    decision = client.check({"type": "note", field: value})
+    decision = sqlite_client.check({"type": "note", field: value})
     assert decision.decision == "warn" and rules(decision) == [rule]
 
 
@@ -116,9 +130,9 @@ def test_python_values_reach_opa_as_a_user_expects(client: PolicyClient, field: 
     (Decimal("100.01"), "block"),
     (Decimal("99.99"), "allow"),
 ])
-def test_decimals_are_numbers_to_opa(client: PolicyClient, amount: Decimal,
+def test_decimals_are_numbers_to_opa(sqlite_client: PolicyClient, amount: Decimal,
                                      expected: str) -> None:
-    assert client.check({"type": "spend", "amount": amount}).decision == expected
+    assert sqlite_client.check({"type": "spend", "amount": amount}).decision == expected
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -149,7 +163,8 @@ def test_the_json_sent_keeps_every_digit(value: Any, text: str) -> None:
     ("not an action", "action"),
 ])
 def test_unsendable_values_block_as_invalid_input_without_asking_opa(
-        store: Store, action: Any, path: str) -> None:
+        sqlite_store: Store, action: Any, path: str) -> None:
+    store = sqlite_store
     # An address nothing listens on: an answer can only come from the client itself.
     with PolicyClient("http://127.0.0.1:9", IDENTITY, "bot", store=store) as client:
         decision = client.check(action)
@@ -168,11 +183,12 @@ def test_unsendable_values_block_as_invalid_input_without_asking_opa(
     assert store.usage("acme", "bot")["actions"] == {}  # and nothing counted
 
 
-def test_a_lone_surrogate_is_sent_escaped_not_raised(client: PolicyClient) -> None:
-    assert client.check({"type": "note", "content": {"text": "\ud800"}}).decision == "allow"
+def test_a_lone_surrogate_is_sent_escaped_not_raised(sqlite_client: PolicyClient) -> None:
+    assert sqlite_client.check({"type": "note", "content": {"text": "\ud800"}}).decision == "allow"
 
 
-def test_a_self_referencing_action_is_refused(store: Store) -> None:
+def test_a_self_referencing_action_is_refused(sqlite_store: Store) -> None:
+    store = sqlite_store
     action: dict[str, Any] = {"type": "x"}
     action["self"] = action
     with PolicyClient("http://127.0.0.1:9", IDENTITY, "bot", store=store) as client:
