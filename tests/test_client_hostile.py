@@ -322,7 +322,7 @@ def test_bad_replies_block_within_the_deadline(tmp_path: Path, reply: Callable[.
             elapsed = time.monotonic() - started
         assert rules(decision) == ["_system/engine-unavailable"]
         assert reason in decision.violations[0]["message"], decision.violations[0]["message"]
-        assert elapsed < 1.5, elapsed  # a total deadline, not one per socket read
+        assert elapsed < 2.0, elapsed  # a total deadline (the server would take 2.4 s+)
 
 
 # -- enforce: reserve, release, redeem -------------------------------------------------------
