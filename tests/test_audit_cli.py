@@ -135,9 +135,9 @@ def test_approvals_list_approve_deny_show(url: str) -> None:
 
 
 @pytest.mark.parametrize(("command", "who", "message"), [
-    ("approve", "random-intern", "random-intern may not resolve"),
-    ("deny", "random-intern", "approvers: finance; admins: none"),
-    ("approve", "sales-bot", "sales-bot is the agent that asked"),
+    ("approve", "random-intern", "'random-intern' may not resolve"),
+    ("deny", "random-intern", "approvers: 'finance'; admins: none"),
+    ("approve", "sales-bot", "'sales-bot' is the agent that asked"),
     ("deny", "sales-bot", "never resolves its own approval request"),
 ])
 def test_only_an_approver_resolves_exit_2_otherwise(url: str, command: str, who: str,

@@ -155,14 +155,14 @@ class Approvals:
             if request is None:
                 raise ApprovalNotFound(f"no approval request {approval_id}")
             if who == request["agent"]:
-                raise ApprovalRefused(f"{who} is the agent that asked: an agent never "
+                raise ApprovalRefused(f"{who!r} is the agent that asked: an agent never "
                                       f"resolves its own approval request {approval_id}")
             allowed = [*request["approvers"], *request["admins"]]
             if who not in allowed:
-                listed = (f"approvers: {', '.join(request['approvers']) or 'none'}; "
-                          f"admins: {', '.join(request['admins']) or 'none'}")
-                raise ApprovalRefused(
-                    f"{who} may not resolve {approval_id} ({listed}); "
+                listed = (f"approvers: {', '.join(map(repr, request['approvers'])) or 'none'}; "
+                          f"admins: {', '.join(map(repr, request['admins'])) or 'none'}")
+                raise ApprovalRefused(  # names quoted: recorded text never reaches a terminal raw
+                    f"{who!r} may not resolve {approval_id} ({listed}); "
                     + ("nobody may, so it resolves to its fallback at its timeout"
                        if not allowed else "ask one of them"))
             if request["status"] != "pending":
