@@ -50,7 +50,7 @@ def hammer(opa_url: str, store_url: str, action: dict[str, Any], release_every: 
                     break  # the cap is full
                 continue  # a store or engine hiccup: try again
             admitted += 1
-            if release_every and admitted % release_every == 0:
+            if release_every and (admitted - 1) % release_every == 0:  # the 1st, 4th, ...
                 assert client.release(decision)
                 released += 1
     results.put((admitted, released))
