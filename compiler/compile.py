@@ -108,6 +108,8 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
                 "approvers": identity.escalation.approvers,
                 "timeout_seconds": identity.escalation.timeout_seconds,
                 "fallback": identity.escalation.fallback,
+                # only when declared, so decisions of identities without admins are unchanged
+                **({"admins": identity.escalation.admins} if identity.escalation.admins else {}),
             },
         },
         "agents": {agent.id: _agent_data(agent) for agent in repo.agents.values()},

@@ -19,6 +19,7 @@ class Escalation:
     approvers: list[str] = field(default_factory=list)
     timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT
     fallback: str = "block"
+    admins: list[str] = field(default_factory=list)  # may resolve every route's requests
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,9 @@ IDENTITY_SPEC = Obj({
     "allowAgentOverrides": Field(Bool(), default=False),
     "unknownAgents": Field(Enum(("block", "defaults")), default="block"),
     "internalDomains": Field(ListOf(DOMAIN), default=[]),
-    "escalation": Field(Obj(ESCALATION_ROUTE)),
+    # admins: names that may resolve any approval request of the identity (docs/security.md)
+    "escalation": Field(Obj({**ESCALATION_ROUTE,
+                             "admins": Field(ListOf(Str(non_empty=True)))})),
     "unboundTools": Field(Enum(("block", "allow")), default="block"),
 })
 
@@ -203,6 +205,7 @@ def _identity(doc: Document, ctx: Ctx) -> Identity:
 def _escalation(route: dict[str, Any]) -> Escalation:
     default = Escalation()
     return Escalation(approvers=route.get("approvers", default.approvers),
+                      admins=route.get("admins", default.admins),
                       timeout_seconds=route.get("timeout", default.timeout_seconds),
                       fallback=route.get("fallback", default.fallback))
 

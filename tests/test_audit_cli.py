@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +33,9 @@ def refused(*found: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    store = Store(tmp_path / "audit.db")
+def url(store_url: str) -> str:
+    """A store (SQLite or PostgreSQL) written the way the client writes it."""
+    store = Store(store_url)
     send = {"type": "send_email", "content": {"text": "hi"}}
     for agent_id, decision, age in [
         ("sales-bot", refused(violation("style", "asap", "warn")), timedelta(0)),
@@ -48,7 +48,8 @@ def url(tmp_path: Path) -> str:
     ]:
         store.record_decision("acme", agent_id, send, decision, f"d-{agent_id}-{age}",
                               at=NOW - age)
-    return f"sqlite:///{tmp_path}/audit.db"
+    store.close()
+    return store_url
 
 
 def run(group: Any, *args: str, env: dict[str, str] | None = None) -> Result:
@@ -102,8 +103,8 @@ def test_stats_put_the_noisiest_rule_first(url: str) -> None:
     assert [(s["rule"], s["count"]) for s in recent] == [("asap", 3), ("single", 1)]
 
 
-def test_approvals_list_approve_deny_show(url: str, tmp_path: Path) -> None:
-    store = Store(tmp_path / "audit.db")
+def test_approvals_list_approve_deny_show(url: str) -> None:
+    store = Store(url)
     decision = refused(violation("caps", "daily", "require_approval"))
     first = store.create_approval("acme", "sales-bot", {"type": "spend", "amount": 80}, decision)
     second = store.create_approval("acme", "sales-bot", {"type": "spend"}, decision)
@@ -111,13 +112,13 @@ def test_approvals_list_approve_deny_show(url: str, tmp_path: Path) -> None:
     assert first["id"] in listed.output and "pending" in listed.output
     assert "finance" in listed.output and "caps/daily" in listed.output
 
-    approved = run(approvals, "approve", first["id"], "--by", "alice", "--store", url)
+    approved = run(approvals, "approve", first["id"], "--by", "finance", "--store", url)
     assert approved.exit_code == 0
-    assert f"{first['id']}: approved by alice" in approved.output
-    denied = as_json(run(approvals, "deny", second["id"], "--by", "bob", "--store", url,
+    assert f"{first['id']}: approved by finance" in approved.output
+    denied = as_json(run(approvals, "deny", second["id"], "--by", "finance", "--store", url,
                          "--json"))
     assert (denied["status"], denied["outcome"], denied["resolved_by"]) == (
-        "denied", "block", "bob")
+        "denied", "block", "finance")
     assert as_json(run(approvals, "list", "--store", url, "--json", "--status",
                        "pending")) == []
     assert [a["id"] for a in as_json(run(approvals, "list", "--store", url, "--json",
@@ -125,12 +126,30 @@ def test_approvals_list_approve_deny_show(url: str, tmp_path: Path) -> None:
     shown = run(approvals, "show", first["id"], "--store", url)
     assert '"amount": 80' in shown.output and "caps/daily" in shown.output
 
-    again = run(approvals, "approve", first["id"], "--by", "carol", "--store", url)
+    again = run(approvals, "approve", first["id"], "--by", "finance", "--store", url)
     assert again.exit_code == 1 and "already approved" in again.output
-    missing = run(approvals, "deny", "apr-nope", "--by", "carol", "--store", url)
+    missing = run(approvals, "deny", "apr-nope", "--by", "finance", "--store", url)
     assert missing.exit_code == 1 and "no approval request apr-nope" in missing.output
     assert run(approvals, "show", "apr-nope", "--store", url).exit_code == 1
     assert run(approvals, "approve", first["id"], "--store", url).exit_code == 2  # no --by
+
+
+@pytest.mark.parametrize(("command", "who", "message"), [
+    ("approve", "random-intern", "'random-intern' may not resolve"),
+    ("deny", "random-intern", "approvers: 'finance'; admins: none"),
+    ("approve", "sales-bot", "'sales-bot' is the agent that asked"),
+    ("deny", "sales-bot", "never resolves its own approval request"),
+])
+def test_only_an_approver_resolves_exit_2_otherwise(url: str, command: str, who: str,
+                                                    message: str) -> None:
+    store = Store(url)
+    request = store.create_approval("acme", "sales-bot", {"type": "spend", "amount": 80},
+                                    refused(violation("caps", "daily", "require_approval")))
+    result = run(approvals, command, request["id"], "--by", who, "--store", url)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert store.get_approval(request["id"])["status"] == "pending"  # type: ignore[index]
+    store.close()
 
 
 def test_the_store_comes_from_the_environment(url: str) -> None:

@@ -34,10 +34,11 @@ def test_listings_escape_recorded_control_characters(tmp_path: Path) -> None:
     violation = {"pack": "caps", "rule": "daily", "enforcement": "require_approval",
                  "message": f"over the cap {HOSTILE}"}
     decision = {"decision": "require_approval", "violations": [violation],
-                "approval": {"approvers": ["finance"], "timeout_seconds": 60,
+                "approval": {"approvers": ["finance", HOSTILE], "timeout_seconds": 60,
                              "fallback": "block", "route": "identity"}}
     store.record_decision("acme", HOSTILE, {"type": HOSTILE, "text": HOSTILE}, decision)
-    approval = store.create_approval("acme", HOSTILE, {"type": HOSTILE, "note": HOSTILE},
+    # The agent never resolves its own request: a (hostile) approver of another agent's does.
+    approval = store.create_approval("acme", "bot", {"type": HOSTILE, "note": HOSTILE},
                                      decision)
     env = {"POLICYPACKS_STORE": url}
     outputs = [CliRunner().invoke(group, args, env=env) for group, args in (

@@ -71,7 +71,13 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
 
 
 def store_for(url: str | None) -> Store:
-    return open_store(url, create=False)
+    """The store of ``--store``, closed when the command ends (a PostgreSQL store holds a
+    connection pool)."""
+    store = open_store(url, create=False)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(store.close)
+    return store
 
 
 
@@ -216,6 +222,14 @@ def approvals_show(approval_id: str, store_url: str | None, as_json: bool) -> No
     click.echo("")
     click.echo("action: " + printable(json.dumps(found["action"], sort_keys=True,
                                                   ensure_ascii=False)))
+    click.echo(f"digest: {found.get('digest') or '-'}")
+    click.echo("may resolve: " + printable(", ".join([*found["approvers"],
+                                                      *found.get("admins", [])])
+                                           or "nobody (it resolves to its fallback at its "
+                                           "timeout)"))
+    if found.get("redeemed_at"):
+        click.echo(printable(f"used: {when(found['redeemed_at'])} by decision "
+                             f"{found.get('redeemed_decision') or '-'}"))
     for violation in found["violations"]:
         click.echo(printable(f"violation: {violation.get('pack')}/{violation.get('rule')} "
                              f"({violation.get('enforcement')}): {violation.get('message')}"))
@@ -231,7 +245,10 @@ def _resolve(approval_id: str, status: str, by: str, store_url: str | None,
                              f"at {when(result['resolved_at'])} (outcome {result['outcome']})"))
 
 
-BY_OPT = click.option("--by", required=True, metavar="NAME", help="Who resolves it (recorded).")
+BY_OPT = click.option("--by", required=True, metavar="NAME",
+                      help="Who resolves it (recorded): one of the request's approvers or "
+                      "the identity's escalation admins, never the agent that asked; "
+                      "anyone else is refused with exit code 2.")
 
 
 @approvals.command("approve")
@@ -240,7 +257,8 @@ BY_OPT = click.option("--by", required=True, metavar="NAME", help="Who resolves 
 @STORE_OPT
 @JSON_OPT
 def approvals_approve(approval_id: str, by: str, store_url: str | None, as_json: bool) -> None:
-    """Approve a pending request: the action may go ahead. Who and when are recorded."""
+    """Approve a pending request: the agent may then do exactly that action, once, before
+    the request expires. Who and when are recorded."""
     _resolve(approval_id, "approved", by, store_url, as_json)
 
 

@@ -23,7 +23,8 @@ REPO_ARG = click.argument("repo", required=False, default=".",
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=True,
                          metavar="URL", help="The store: sqlite:////abs/path/store.db "
-                         "(four slashes for an absolute path) or sqlite:///relative.db.")
+                         "(four slashes for an absolute path), sqlite:///relative.db, or "
+                         "postgresql://user@host/db (needs policypacks[postgres]).")
 
 
 def report(exc: PolicyError) -> None:

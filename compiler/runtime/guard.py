@@ -26,7 +26,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from ..vocabulary import package_segment
@@ -39,12 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("policypacks.guard")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Whether ``PolicyClient.enforce`` reserves usage (``Decision.reservation``, then
-#: ``release``/``commit``) or the caller records usage after the action (``record``).
-#: The one switch between the two: when every client reserves, set it to True.
-RESERVES = "reservation" in {f.name for f in fields(Decision)}
-
 
 class ApprovalDenied(PolicyBlocked):  # noqa: N818 - reads as what happened
     """A human denied the tool call (or its wait ran out and the fallback is block)."""
@@ -236,19 +230,19 @@ class ToolGuard:
         if outcome != "allow":
             raise ApprovalDenied(pending.decision, request, reason)
         action, sources = map_tool(self.client, self.tool, args)
-        if RESERVES and request.status == "approved":
-            decision = self.client.enforce(action, approval=request.id)  # type: ignore[call-overload]
+        if request.status == "approved":  # redeemed once, and its usage reserved
+            decision = self.client.enforce(action, approval=request.id)
         else:
-            decision = pending.decision  # approved by a human: counted after the call
+            decision = pending.decision  # the route's fallback allowed it: counted after
         return Admission(self.tool, args, action, decision, approval=request, sources=sources)
 
     def finish(self, admission: Admission, succeeded: bool) -> None:
         """After the tool ran: keep its usage when it succeeded, give it back when not."""
-        if RESERVES and getattr(admission.decision, "reservation", None) is not None:
+        if admission.decision.reservation is not None:
             if succeeded:
-                self.client.commit(admission.decision)  # type: ignore[attr-defined]
+                self.client.commit(admission.decision)
             else:
-                self.client.release(admission.decision)  # type: ignore[attr-defined]
+                self.client.release(admission.decision)
         elif succeeded:
             self.client.record(admission.action)
 

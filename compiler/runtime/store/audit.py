@@ -4,35 +4,37 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .db import Database, dump, filters, stamp
+from .db import Database, Tx, dump, filters, stamp
+
+#: What ``redact`` hides: the free text an agent wrote (labels and numbers stay readable).
+FREE_TEXT = ("text", "subject")
 
 
 def redact(action: dict[str, Any]) -> dict[str, Any]:
-    """The action with every string under ``content`` replaced by its length.
+    """The action with its free text (``content.text`` and ``content.subject``) replaced
+    by its length.
 
     Message text and subjects are what an agent wrote for a customer; the audit trail
-    needs to know that a text was refused, not to keep a copy of it.
+    needs to know that a text was refused, not to keep a copy of it. Everything else stays
+    readable, so that an approver sees what they approve: the tone label, the topics, the
+    amount, the recipient, the attachments' names.
     """
-    def scrub(value: Any) -> Any:
-        if isinstance(value, str):
-            return f"[redacted: {len(value)} chars]"
-        if isinstance(value, dict):
-            return {k: scrub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scrub(v) for v in value]
-        return value
-
-    if not isinstance(action, dict) or "content" not in action:
+    content = action.get("content") if isinstance(action, dict) else None
+    if not isinstance(content, dict):
+        if isinstance(content, str):  # malformed, but still free text
+            return {**action, "content": f"[redacted: {len(content)} chars]"}
         return action
-    return {**action, "content": scrub(action["content"])}
+    scrubbed = {key: f"[redacted: {len(value)} chars]" if isinstance(value, str)
+                else "[redacted]" if value is not None else None
+                for key, value in content.items() if key in FREE_TEXT}
+    return {**action, "content": {**content, **scrubbed}}
 
 
-def _decision_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _decision_dict(row: Any) -> dict[str, Any]:
     item = dict(row)
     for key in ("action", "violations", "approval"):
         item[key] = json.loads(item[key]) if item[key] is not None else None
@@ -46,23 +48,22 @@ class Audit:
     def record_decision(self, identity: str, agent: str, action: dict[str, Any],
                         decision: dict[str, Any], decision_id: str | None = None,
                         incident: str | None = None, keep_text: bool = False,
-                        at: datetime | None = None) -> int:
+                        at: datetime | None = None, tx: Tx | None = None) -> int:
         """Store a decision (the client sends every non-allow one) and one row per
-        violation; returns the decision's row id."""
+        violation, inside ``tx`` when given; returns the decision's row id."""
         when = stamp(at or self.now())
         kept = action if keep_text else redact(action)
         found = [v for v in decision.get("violations") or [] if isinstance(v, dict)]
         action_type = action.get("type") if isinstance(action, dict) else None
 
-        def insert(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
+        def insert(conn: Tx) -> int:
+            row = int(conn.execute(
                 "INSERT INTO decisions (at, identity, agent, action_type, decision, revision,"
                 " decision_id, incident, action, violations, approval)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (when, identity, agent, action_type, str(decision.get("decision")),
                  decision.get("revision"), decision_id, incident, dump(kept), dump(found),
-                 dump(decision.get("approval"))))
-            row = int(cursor.lastrowid or 0)
+                 dump(decision.get("approval")))).fetchone()[0])
             conn.executemany(
                 "INSERT INTO violations (decision_row, at, identity, agent, pack, rule, type,"
                 " category, enforcement, level, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -70,7 +71,7 @@ class Audit:
                   v.get("category"), v.get("enforcement"), v.get("level"), v.get("message"))
                  for v in found])
             return row
-        return self.db.write(insert)
+        return insert(tx) if tx is not None else self.db.write(insert)
 
     def decision(self, row: int) -> dict[str, Any] | None:
         rows = self.db.read("SELECT * FROM decisions WHERE id = ?", [row])
@@ -107,7 +108,8 @@ class Audit:
                                 enforcement=enforcement, since=since)
         rows = self.db.read(
             "SELECT pack, rule, agent, substr(at, 1, 10) AS day, COUNT(*) AS n,"
-            " MIN(at) AS first, MAX(at) AS last, GROUP_CONCAT(DISTINCT enforcement) AS levels"
+            " MIN(at) AS first, MAX(at) AS last, "
+            f" {self.db.group_concat('enforcement')} AS levels"
             f" FROM violations {where} GROUP BY pack, rule, agent, day", params)
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
         for r in rows:
