@@ -109,9 +109,9 @@ def test_blocked_tool_never_runs(client: PolicyClient) -> None:
 
 
 @pytest.mark.parametrize("answer, wait, runs, says", [
-    ({"approved": True, "by": "alice"}, 0, True, "refunded 9000"),
-    ({"approved": False, "by": "alice"}, 0, False, "approval denied by alice"),
-    ({"approved": True, "by": "alice"}, 2.2, False, "approval expired"),  # route: 2s, block
+    ({"approved": True, "by": "ops"}, 0, True, "refunded 9000"),
+    ({"approved": False, "by": "ops"}, 0, False, "approval denied by ops"),
+    ({"approved": True, "by": "ops"}, 2.2, False, "approval expired"),  # route: 2s, block
 ])
 def test_approval_is_an_interrupt(client: PolicyClient, answer: dict[str, Any], wait: float,
                                   runs: bool, says: str) -> None:
@@ -143,7 +143,7 @@ def test_async_agent(client: PolicyClient) -> None:
     async def main() -> None:
         paused = await agent.ainvoke(ASK, CONFIG)
         [pending] = paused["__interrupt__"]
-        result = await agent.ainvoke(Command(resume={"approved": True, "by": "bob",
+        result = await agent.ainvoke(Command(resume={"approved": True, "by": "ops",
                                                      "approval_id": pending.value["approval_id"]}),
                                      CONFIG)
         assert tool_message(result).content == "refunded 9000"

@@ -130,5 +130,5 @@ def test_proxy(transport: str, opa: LocalOpa, tmp_path: Path) -> None:
     messages = {what: message for what, _, message in results}
     assert "tools/no-deletes" in messages["blocked"]
     assert "_system/unbound-tool" in messages["unbound"]
-    assert "approval denied by alice" in messages["denied"]
+    assert "approval denied by ops" in messages["denied"]
     assert "no answer in time" in messages["timed out"]

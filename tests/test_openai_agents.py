@@ -26,7 +26,7 @@ from tool_support import AGENT, IDENTITY, SIGNATURE, counting, tool_opa
 
 from policypacks import PolicyClient
 from policypacks.deploy.sidecar import LocalOpa
-from policypacks.integrations.openai_agents import APPROVED_BY, PolicyTools
+from policypacks.integrations.openai_agents import PolicyTools
 
 _ids = itertools.count()
 
@@ -98,7 +98,8 @@ def agent_for(client: PolicyClient, model: ScriptedModel) -> tuple[Agent[Any],
         note("send_email", body)
         return "sent"
 
-    tools = PolicyTools(client).wrap([lookup_order, delete_customer, refund, send_email])
+    tools = PolicyTools(client, approver="ops").wrap(
+        [lookup_order, delete_customer, refund, send_email])
     return Agent(name="support", model=model, tools=tools), calls
 
 
@@ -151,7 +152,7 @@ def test_approval_through_the_sdk_hook(client: PolicyClient, approve: bool, wait
     if runs:
         assert model.seen_outputs == ["refunded 9000"]
         [request] = client.store.list_approvals() if client.store else []
-        assert (request["status"], request["resolved_by"]) == ("approved", APPROVED_BY)
+        assert (request["status"], request["resolved_by"]) == ("approved", "ops")
     elif wait:
         assert "approval expired" in model.seen_outputs[0]
 

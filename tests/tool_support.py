@@ -75,7 +75,7 @@ def tool_opa(tmp: Path) -> Iterator[LocalOpa]:
 class Approver:
     """A human in another thread: answers the next pending approval request."""
 
-    def __init__(self, store_path: Path, answer: str | None, by: str = "alice"):
+    def __init__(self, store_path: Path, answer: str | None, by: str = "ops"):
         self.store_path, self.answer, self.by = store_path, answer, by
         self.answered: list[str] = []
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -30,10 +30,8 @@ from agents.tool_guardrails import ToolInputGuardrail
 
 from ..runtime.client import ApprovalRequired, PolicyBlocked, PolicyClient
 from ..runtime.guard import Admission, ToolGuard
+from ..runtime.store.approvals import ApprovalRefused
 from . import refusal
-
-APPROVED_BY = "openai-agents"
-
 
 def _info(decision: Any, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
     info = {"decision": decision.decision, "violations": decision.violations,
@@ -48,8 +46,12 @@ class PolicyTools:
 
     def __init__(self, client: PolicyClient, *, tools: Mapping[str, str] | None = None,
                  prefix: str = "", approval: Literal["sdk", "wait", "reject"] = "sdk",
-                 approval_timeout: float | None = None, obligations: bool = True):
+                 approval_timeout: float | None = None, obligations: bool = True,
+                 approver: str | None = None):
+        # approver: who answers the SDK's approval prompts (state.approve), recorded as
+        # the request's resolver: it must be one of the route's approvers or admins.
         self.client, self.names, self.prefix = client, dict(tools or {}), prefix
+        self.approver = approver
         self.approval, self.approval_timeout = approval, approval_timeout
         self.obligations = obligations
         # Per tool call id: what the approval hook decided, for the guardrail and the
@@ -146,5 +148,9 @@ class PolicyTools:
     def _approve(self, approval_id: str) -> Any:
         current = self.client.approval_status(approval_id)
         if current.status == "pending" and self.client.store is not None:
-            self.client.store.resolve_approval(approval_id, "approved", APPROVED_BY)
+            if not self.approver:
+                raise ApprovalRefused("an approval given through the SDK needs the name of "
+                                      "who gives it: PolicyTools(..., approver=NAME), one "
+                                      "of the route's approvers or admins")
+            self.client.store.resolve_approval(approval_id, "approved", self.approver)
         return self.client.approval_status(approval_id)
