@@ -33,6 +33,7 @@ from ..runtime.guard import Admission, ToolGuard
 from ..runtime.store.approvals import ApprovalRefused
 from . import refusal
 
+
 def _info(decision: Any, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
     info = {"decision": decision.decision, "violations": decision.violations,
             "obligations": decision.obligations}
