@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from tool_support import AGENT, IDENTITY, SIGNATURE, counting, tool_opa
+from tool_support import AGENT, IDENTITY, SIGNATURE, agent_tools, counting, tool_opa
 
 from policypacks import PolicyClient
 from policypacks.deploy.sidecar import LocalOpa
@@ -57,29 +57,7 @@ def client(opa: LocalOpa, tmp_path: Path) -> Iterator[PolicyClient]:
 def agent_for(client: PolicyClient, model: ScriptedModel) -> tuple[Any, dict[str, list[Any]]]:
     calls, note = counting()
 
-    @tool
-    def lookup_order(order_id: str) -> str:
-        """Look an order up."""
-        note("lookup_order", order_id)
-        return f"order {order_id}: shipped"
-
-    @tool
-    def delete_customer(customer: str) -> str:
-        """Delete a customer."""
-        note("delete_customer", customer)
-        return "deleted"
-
-    @tool
-    def refund(cents: int) -> str:
-        """Refund an amount in cents."""
-        note("refund", cents)
-        return f"refunded {cents}"
-
-    @tool
-    def send_email(to: str, body: str) -> str:
-        """Send an email."""
-        note("send_email", body)
-        return "sent"
+    lookup_order, delete_customer, refund, send_email = (tool(f) for f in agent_tools(note))
 
     agent = create_agent(model, [lookup_order, delete_customer, refund, send_email],
                          middleware=[PolicyMiddleware(client)], checkpointer=InMemorySaver())

@@ -22,7 +22,7 @@ from openai.types.responses import (
     ResponseOutputMessage,
     ResponseOutputText,
 )
-from tool_support import AGENT, IDENTITY, SIGNATURE, counting, tool_opa
+from tool_support import AGENT, IDENTITY, SIGNATURE, agent_tools, counting, tool_opa
 
 from policypacks import PolicyClient
 from policypacks.deploy.sidecar import LocalOpa
@@ -74,29 +74,8 @@ def agent_for(client: PolicyClient, model: ScriptedModel) -> tuple[Agent[Any],
                                                                    dict[str, list[Any]]]:
     calls, note = counting()
 
-    @function_tool
-    def lookup_order(order_id: str) -> str:
-        """Look an order up."""
-        note("lookup_order", order_id)
-        return f"order {order_id}: shipped"
-
-    @function_tool
-    def delete_customer(customer: str) -> str:
-        """Delete a customer."""
-        note("delete_customer", customer)
-        return "deleted"
-
-    @function_tool
-    def refund(cents: int) -> str:
-        """Refund an amount in cents."""
-        note("refund", cents)
-        return f"refunded {cents}"
-
-    @function_tool
-    def send_email(to: str, body: str) -> str:
-        """Send an email."""
-        note("send_email", body)
-        return "sent"
+    lookup_order, delete_customer, refund, send_email = (
+        function_tool(f) for f in agent_tools(note))
 
     tools = PolicyTools(client, approver="ops").wrap(
         [lookup_order, delete_customer, refund, send_email])

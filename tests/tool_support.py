@@ -108,3 +108,29 @@ def counting() -> tuple[dict[str, list[Any]], Callable[[str, Any], None]]:
     def note(name: str, value: Any) -> None:
         calls.setdefault(name, []).append(value)
     return calls, note
+
+
+def agent_tools(note: Callable[[str, Any], None]) -> list[Callable[..., str]]:
+    """The tools the framework tests' agents call, as plain functions (each framework
+    wraps them with its own decorator); ``note`` records every body that ran."""
+    def lookup_order(order_id: str) -> str:
+        """Look an order up."""
+        note("lookup_order", order_id)
+        return f"order {order_id}: shipped"
+
+    def delete_customer(customer: str) -> str:
+        """Delete a customer."""
+        note("delete_customer", customer)
+        return "deleted"
+
+    def refund(cents: int) -> str:
+        """Refund an amount in cents."""
+        note("refund", cents)
+        return f"refunded {cents}"
+
+    def send_email(to: str, body: str) -> str:
+        """Send an email."""
+        note("send_email", body)
+        return "sent"
+
+    return [lookup_order, delete_customer, refund, send_email]
