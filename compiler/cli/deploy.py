@@ -34,6 +34,13 @@ CONFIG_OPT = click.option("--config", "config_file",
 BUNDLE_OPT = click.option("--bundle", "bundles", multiple=True,
                           type=click.Path(exists=True, path_type=Path),
                           help="Load this bundle file at start (repeatable).")
+IDENTITY_OPT = click.option(
+    "--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
+    help="Identity whose decisions the agent token may ask for (repeatable; default: "
+    "$POLICYPACKS_IDENTITY, else the --bundle files' identities).")
+STATE_DIR_OPT = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("opa-state"),
+    show_default=True, help="Where generated tokens (0600) and OPA's authorization bundle live.")
 
 
 
@@ -80,12 +87,8 @@ def opa_group() -> None:
 @BUNDLE_OPT
 @click.option("--addr", default="127.0.0.1:8181", show_default=True,
               help="Address OPA listens on (keep it on loopback for a sidecar).")
-@click.option("--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
-              help="Identity whose decisions the agent token may ask for (repeatable; "
-              "default: $POLICYPACKS_IDENTITY, else the --bundle files' identities).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("opa-state"), show_default=True,
-              help="Where generated tokens (0600) and OPA's authorization bundle live.")
+@IDENTITY_OPT
+@STATE_DIR_OPT
 @click.option("--background", is_flag=True,
               help="Start OPA detached, wait until /health?bundles answers, then return.")
 @click.option("--pid-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -267,12 +270,8 @@ def opa_stop(pid_file: Path) -> None:
 @opa_group.command("up")
 @CONFIG_OPT
 @BUNDLE_OPT
-@click.option("--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
-              help="Identity whose decisions the agent token may ask for (repeatable; "
-              "default: $POLICYPACKS_IDENTITY, else the --bundle files' identities).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("opa-state"), show_default=True,
-              help="Where generated tokens (0600) and OPA's authorization bundle live.")
+@IDENTITY_OPT
+@STATE_DIR_OPT
 @click.option("--port", default=8181, show_default=True, help="Host port for OPA's API.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Host address the port is published on.")
@@ -311,12 +310,8 @@ def opa_up(config_file: Path | None, bundles: tuple[Path, ...], identities: tupl
 
 
 @opa_group.command("tokens")
-@click.option("--identity", "identities", multiple=True, envvar="POLICYPACKS_IDENTITY",
-              help="Identity whose decisions the agent token may ask for (repeatable; "
-              "default: $POLICYPACKS_IDENTITY, else the --bundle files' identities).")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("opa-state"), show_default=True,
-              help="Where generated tokens (0600) and OPA's authorization bundle live.")
+@IDENTITY_OPT
+@STATE_DIR_OPT
 def opa_tokens(identities: tuple[str, ...], state_dir: Path) -> None:
     """Prepare the sidecar's tokens and authorization bundle without starting OPA (for
     opa-config/docker-compose.yaml, which mounts STATE_DIR/authz)."""
