@@ -469,7 +469,7 @@ def attached_packs(
 # SPEC section 4 "The input contract", with the readings docs/input.md records (currency
 # `^[A-Za-z]{3}$`, present null is a wrong type, records/retention_days non-negative,
 # size_bytes a non-negative whole number, consent a boolean). Written out by hand, not
-# from compiler/input_contract.py, so the differential test compares two readings.
+# read off compiler/input_contract.py, so the differential test compares two readings.
 
 CURRENCY = re.compile(r"[A-Za-z]{3}")
 JSON_TYPES = {"string": str, "object": dict, "array": list, "boolean": bool}

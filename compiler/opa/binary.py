@@ -25,7 +25,7 @@ VERSION_LINE = re.compile(r"^Version:\s*v?(\S+)\s*$", re.M)
 
 @cache
 def pinned_versions() -> dict[str, str]:
-    """OPA_VERSION and REGAL_VERSION from compiler/tool_versions.env (the one pin)."""
+    """OPA_VERSION and REGAL_VERSION as pinned in compiler/tool_versions.env (the one pin)."""
     text = resources.files("policypacks").joinpath("tool_versions.env").read_text()
     pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line
              and not line.startswith("#"))
