@@ -23,6 +23,7 @@ from ..opa import evaluate
 from ..opa.testing import run_tests
 from ..pipeline import compile_path
 from ..validate import validate_repository
+from ..vocabulary import DECISIONS, strictness
 from .console import style
 from .options import JSON_OPT, REPO_ARG, command, emit_json
 
@@ -155,7 +156,7 @@ def read_input(source: str) -> Any:
 @REPO_ARG
 @click.option("-i", "--input", "input_file", required=True,
               help="Input document (JSON or YAML); '-' reads stdin.")
-@click.option("--fail-on", type=click.Choice(["warn", "require_approval", "block"]),
+@click.option("--fail-on", type=click.Choice(DECISIONS[1:]),
               help="Exit 1 when the decision is at least this strict (for scripts).")
 def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
     """Print the decision (SPEC section 5) that OPA gives for an input.
@@ -171,8 +172,7 @@ def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
     _, compiled = compile_path(repo)
     answer = evaluate.decision(compiled, document)
     emit_json(answer)
-    order = ["allow", "warn", "require_approval", "block"]
-    if fail_on and order.index(answer["decision"]) >= order.index(fail_on):
+    if fail_on and strictness(answer["decision"]) >= strictness(fail_on):
         sys.exit(EXIT_FAILURE)
 
 
