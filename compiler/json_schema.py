@@ -21,6 +21,7 @@ from typing import Any
 from . import conditions, schema, tool_bindings, validate
 from .catalog import rule_types
 from .catalog.condition import ConditionCheck
+from .vocabulary import API_VERSION
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://policypacks.dev/schema/v1/"  # an identifier, never fetched
@@ -201,7 +202,7 @@ def _envelope(kind: str, metadata: schema.Obj | None, spec: dict[str, Any]) -> d
     meta = check_schema(metadata) if metadata else {"type": "object", "required": ["id"]}
     return {
         "type": "object",
-        "properties": {"apiVersion": {"const": validate.API_VERSION},
+        "properties": {"apiVersion": {"const": API_VERSION},
                        "kind": {"const": kind}, "metadata": meta, "spec": spec},
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "additionalProperties": False,
@@ -262,7 +263,7 @@ def document_schemas() -> dict[str, dict[str, Any]]:
         "title": "policypacks document",
         "description": "Any document of a policypacks repository, checked by its kind.",
         "type": "object", "required": ["apiVersion", "kind"],
-        "properties": {"apiVersion": {"const": validate.API_VERSION},
+        "properties": {"apiVersion": {"const": API_VERSION},
                        "kind": {"enum": list(validate.KINDS)}},
         "allOf": [{"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
                    "then": {"$ref": f"#/$defs/kind.{kind}"}} for kind in validate.KINDS],

@@ -43,9 +43,15 @@ from .schema import (
     suggestion,
 )
 from .tool_bindings import check_tool
-from .vocabulary import CATEGORIES, DECISIONS, ENFORCEMENTS, PRECEDENCES, SYSTEM_PACK
+from .vocabulary import (
+    API_VERSION,
+    CATEGORIES,
+    DECISIONS,
+    ENFORCEMENTS,
+    PRECEDENCES,
+    SYSTEM_PACK,
+)
 
-API_VERSION = "policypacks/v1"
 KINDS = ("Identity", "PolicyPack", "Agent", "Tool")
 RULE_REF = re.compile(r"^(?:_system|[a-z][a-z0-9-]{0,62})/[a-z][a-z0-9-]{0,62}$")
 
