@@ -3,6 +3,8 @@ cap, OPA configurations polling a bundle server, and asking OPA for a decision."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,18 @@ import yaml
 from support import agent, identity, pack, write_repo
 
 from policypacks.bundle import write_bundle
+from policypacks.deploy.sidecar import LocalOpa
 from policypacks.pipeline import compile_path
+
+
+@contextmanager
+def serving(tmp: Path, documents: list[dict[str, Any]], revision: str) -> Iterator[LocalOpa]:
+    """A real OPA server with the bundle of these documents loaded (written under tmp)."""
+    bundle = tmp / "bundle.tar.gz"
+    write_bundle(compile_path(write_repo(tmp / "repo", documents), revision)[1], bundle)
+    with LocalOpa(bundles=[bundle]) as server:
+        yield server
+
 
 SPEND_40 = {"agent": "sales-bot", "action": {"type": "spend", "amount": 40}}
 

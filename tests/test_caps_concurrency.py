@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import agent, identity, pack, write_repo
+from live_support import serving
+from support import agent, identity, pack
 
-from policypacks.bundle import write_bundle
 from policypacks.deploy.sidecar import LocalOpa
-from policypacks.pipeline import compile_path
 from policypacks.runtime.store import Store
 
 CAP, WORKERS = 100, 8
@@ -28,10 +27,7 @@ DOCS = [identity("acme"),
 
 @pytest.fixture(scope="module")
 def opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpa]:
-    tmp = tmp_path_factory.mktemp("opa")
-    bundle = tmp / "bundle.tar.gz"
-    write_bundle(compile_path(write_repo(tmp / "repo", DOCS), "rev-c")[1], bundle)
-    with LocalOpa(bundles=[bundle]) as server:
+    with serving(tmp_path_factory.mktemp("opa"), DOCS, "rev-c") as server:
         yield server
 
 

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import agent, identity, pack, write_repo
+from live_support import serving
+from support import agent, identity, pack
 
 from policypacks import ApprovalRequired, Decision, PolicyBlocked, PolicyClient
-from policypacks.bundle import write_bundle
 from policypacks.deploy.sidecar import LocalOpa
-from policypacks.pipeline import compile_path
 from policypacks.runtime.store import Store
 from policypacks.runtime.values import convert, to_json
 
@@ -64,10 +63,7 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpa]:
-    tmp = tmp_path_factory.mktemp("opa")
-    bundle = tmp / "bundle.tar.gz"
-    write_bundle(compile_path(write_repo(tmp / "repo", DOCS), "rev-h")[1], bundle)
-    with LocalOpa(bundles=[bundle]) as server:
+    with serving(tmp_path_factory.mktemp("opa"), DOCS, "rev-h") as server:
         yield server
 
 

@@ -18,11 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support import agent, identity, pack, write_repo
+from live_support import serving
+from support import agent, identity, pack
 
-from policypacks.bundle import write_bundle
 from policypacks.deploy.sidecar import LocalOpa
-from policypacks.pipeline import compile_path
 from policypacks.runtime.store import Store
 
 IDENTITY = "acme"
@@ -66,9 +65,7 @@ for prefix, id_prefix in (("", ""), (MCP_PREFIX, "mcp-")):
 
 @contextmanager
 def tool_opa(tmp: Path) -> Iterator[LocalOpa]:
-    bundle = tmp / "bundle.tar.gz"
-    write_bundle(compile_path(write_repo(tmp / "repo", DOCS), "tools-1")[1], bundle)
-    with LocalOpa(bundles=[bundle]) as server:
+    with serving(tmp, DOCS, "tools-1") as server:
         yield server
 
 
