@@ -20,6 +20,7 @@ from .render import render, template_names
 from .resolve import resolve_tables
 from .tool_bindings import compile_tool
 from .vocabulary import package_segment
+from .waivers import waiver_data
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "rules": rules_by_type,
         "log_mask": log_mask(repo),
         "tools": {name: compile_tool(tool) for name, tool in sorted(repo.tools.items())},
+        # agent -> pack -> rule -> waivers, latest expiry first; in force is decided per
+        # decision against OPA's clock (main.rego)
+        "waivers": waiver_data(repo.waivers),
     }
 
 

@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from . import conditions, schema, tool_bindings, validate
+from . import conditions, schema, tool_bindings, validate, waivers
 from .catalog import rule_types
 from .catalog.condition import ConditionCheck
 from .vocabulary import API_VERSION
@@ -77,6 +77,9 @@ def check_schema(check: schema.Check) -> dict[str, Any]:
                 "additionalProperties": check_schema(check.value)}
     if isinstance(check, schema.OneOf):
         return {"anyOf": [_branch(accepts, inner) for accepts, inner in check.options],
+                "description": check.label}
+    if isinstance(check, waivers.Timestamp):
+        return {"type": "string", "format": "date-time", "pattern": waivers.RFC3339.pattern,
                 "description": check.label}
     if isinstance(check, ConditionCheck):
         return {"$ref": "#/$defs/condition"}
@@ -232,6 +235,7 @@ def _kind_bodies() -> dict[str, dict[str, Any]]:
         "PolicyPack": _envelope("PolicyPack", validate._metadata("category"), pack_spec),
         "Agent": _envelope("Agent", validate._metadata(), check_schema(validate.AGENT_SPEC)),
         "Tool": _envelope("Tool", tool_bindings.METADATA, _tool_spec()),
+        "Waiver": _envelope("Waiver", waivers.METADATA, check_schema(waivers.SPEC)),
     }
     # A kind the validator knows and this module does not yet: the envelope only, loose
     # inside, so that the schema never refuses what the validator accepts.

@@ -7,6 +7,7 @@ was written so later steps can still point at the YAML.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,24 @@ class Tool:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """One rule of one pack lifted for one agent until ``expires`` (docs/waivers.md)."""
+
+    id: str
+    agent: str
+    pack: str
+    rule: str
+    reason: str
+    approved_by: str
+    expires: datetime | None  # None only while the document is being checked
+    loc: Location
+
+
+@dataclass(frozen=True)
 class Repository:
     root: Path
     identity: Identity
     packs: dict[str, Pack]
     agents: dict[str, Agent]
     tools: dict[str, Tool] = field(default_factory=dict)  # by tool name (spec.tool)
+    waivers: dict[str, Waiver] = field(default_factory=dict)  # by id

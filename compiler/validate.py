@@ -24,6 +24,7 @@ from .model import (
     Repository,
     Rule,
     Tool,
+    Waiver,
 )
 from .opa.re2 import check_regexes
 from .schema import (
@@ -45,14 +46,15 @@ from .schema import (
 from .tool_bindings import check_tool
 from .vocabulary import (
     API_VERSION,
+    AUTHORED_ENFORCEMENTS,
     CATEGORIES,
     DECISIONS,
-    ENFORCEMENTS,
     PRECEDENCES,
     SYSTEM_PACK,
 )
+from .waivers import check_waiver, check_waivers
 
-KINDS = ("Identity", "PolicyPack", "Agent", "Tool")
+KINDS = ("Identity", "PolicyPack", "Agent", "Tool", "Waiver")
 RULE_REF = re.compile(r"^(?:_system|[a-z][a-z0-9-]{0,62})/[a-z][a-z0-9-]{0,62}$")
 
 
@@ -97,7 +99,7 @@ EXAMPLE = Obj({
 })
 
 PACK_SPEC_FIELDS = {
-    "enforcement": Field(Enum(ENFORCEMENTS), required=True),
+    "enforcement": Field(Enum(AUTHORED_ENFORCEMENTS), required=True),
     "scope": Field(SCOPE, default="all"),
     "overridable": Field(Bool(), default=True),
     "rules": Field(ListOf(AnyValue()), default=[]),  # each rule is checked below
@@ -107,7 +109,7 @@ PACK_SPEC_FIELDS = {
 ATTACHMENT = OneOf([
     (lambda v: isinstance(v, str), Id()),
     (lambda v: isinstance(v, dict), Obj({"pack": Field(Id(), required=True),
-                                         "enforcement": Field(Enum(ENFORCEMENTS))})),
+                                         "enforcement": Field(Enum(AUTHORED_ENFORCEMENTS))})),
 ], label="{pack: ID, enforcement: ...}")
 
 AGENT_SPEC = Obj({
@@ -118,7 +120,7 @@ AGENT_SPEC = Obj({
 COMMON_RULE_FIELDS = {
     "id": Field(Id(), required=True),
     "type": Field(Str(), required=True),
-    "enforcement": Field(Enum(ENFORCEMENTS)),
+    "enforcement": Field(Enum(AUTHORED_ENFORCEMENTS)),
     "message": Field(Str(non_empty=True)),
     "key": Field(Str(non_empty=True)),
 }
@@ -136,6 +138,7 @@ def validate_repository(root: Path) -> Repository:
     packs: list[Pack] = []
     agents: list[Agent] = []
     tools: list[Tool] = []
+    waivers: list[Waiver] = []
     for doc in loaded.documents:
         kind = _check_envelope(doc, problems)
         ctx = Ctx(doc, problems, regexes, doc.line)
@@ -147,6 +150,8 @@ def validate_repository(root: Path) -> Repository:
             agents.append(_agent(doc, ctx))
         elif kind == "Tool":
             tools.append(check_tool(doc, ctx))
+        elif kind == "Waiver":
+            waivers.append(check_waiver(doc, ctx))
     pack_index = _unique("PolicyPack", packs, problems)
     agent_index = _unique("Agent", agents, problems)
     tool_index = _tools(tools, pack_index, problems, references=loaded.complete)
@@ -154,11 +159,13 @@ def validate_repository(root: Path) -> Repository:
     if loaded.complete:  # else "no Identity", "unknown pack" may only follow from a lost file
         identity = _single_identity(identities, root, problems)
         _check_references(pack_index, agent_index, problems)
+    waiver_index = check_waivers(waivers, pack_index, agent_index, problems,
+                                 references=loaded.complete)
     if regexes:
         check_regexes(regexes, problems)
     problems.raise_if_any()
     assert identity is not None
-    return Repository(root, identity, pack_index, agent_index, tool_index)
+    return Repository(root, identity, pack_index, agent_index, tool_index, waiver_index)
 
 
 def _check_envelope(doc: Document, problems: Problems) -> str | None:

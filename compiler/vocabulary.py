@@ -10,6 +10,11 @@ import re
 API_VERSION = "policypacks/v1"
 #: Enforcement levels, strictest first (SPEC section 3: block > require_approval > warn).
 ENFORCEMENTS = ("block", "require_approval", "warn")
+#: The enforcement of a rule that is evaluated and reported (under ``shadow`` in the
+#: decision) but never changes the decision: a dry run before promotion (docs/shadow.md).
+SHADOW = "shadow"
+#: What a pack, an attachment or a rule may set as its enforcement.
+AUTHORED_ENFORCEMENTS = (*ENFORCEMENTS, SHADOW)
 #: Decisions, most permissive first; a decision's strictness is its index here.
 DECISIONS = ("allow", "warn", "require_approval", "block")
 #: Decisions under which the action may go ahead (``allow`` in the decision document).

@@ -18,7 +18,9 @@ from policypacks.opa.binary import eval_json
 
 BLOCK, RA, WARN, ALLOW = "block", "require_approval", "warn", "allow"
 DECISION_KEYS = {"decision", "allow", "identity", "agent", "violations", "suppressed",
-                 "approval", "obligations", "revision"}
+                 "approval", "obligations", "revision",
+                 # extensions of SPEC section 5 (docs/shadow.md, docs/waivers.md)
+                 "shadow", "waived"}
 VIOLATION_KEYS = {"pack", "rule", "type", "category", "enforcement", "level", "message"}
 POLICYPACKS = Path(sys.executable).with_name("policypacks")
 

@@ -125,6 +125,8 @@ decision := {
 	"suppressed": [],
 	"approval": approval,
 	"obligations": sort([o | input_contract.valid; some o in obligation]),
+	"shadow": [],
+	"waived": [],
 	"revision": "handwritten",
 }
 

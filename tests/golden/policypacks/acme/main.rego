@@ -65,7 +65,9 @@ findings := union({
 # One violation per violated rule, with the enforcement it has for this agent.
 violated_rules contains [finding.pack, finding.rule] if some finding in findings
 
-violation_set contains violation if {
+# Every violated rule with the enforcement it has for this agent, shadow and waived ones
+# included: they are reported apart (shadow, waived) and never decide.
+rule_violations contains violation if {
 	some [pack_id, rule_id] in violated_rules
 	rule := config.violation_fields[pack_id][rule_id] # type, category, own enforcement/message
 	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
@@ -81,6 +83,13 @@ violation_set contains violation if {
 	}
 	spans := [span | some f in findings; f.pack == pack_id; f.rule == rule_id; some span in object.get(f, "findings", [])]
 	violation := with_findings(base, spans)
+}
+
+# The violations that decide: not in shadow mode, not lifted by a waiver in force.
+violation_set contains violation if {
+	some violation in rule_violations
+	violation.enforcement != "shadow"
+	not waiver_in_force(violation.pack, violation.rule)
 }
 
 violation_set contains unknown_agent_violation if {
@@ -114,10 +123,46 @@ default outcome := "allow"
 
 outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
-obligations := sort([o.obligation | input_contract.valid; some o in union({
-	rules.pii.obligation,
-	rules.signature.obligation,
-})])
+# Only what deciding rules ask: a shadow rule or a waived one obliges to nothing.
+obligations := sort([o.obligation |
+	input_contract.valid
+	some o in union({
+		rules.pii.obligation,
+		rules.signature.obligation,
+	})
+	rule_enforcement(o.pack, o.rule) != "shadow"
+	not waiver_in_force(o.pack, o.rule)
+])
+
+# A rule's enforcement for the input's agent: its own, else its pack's for the agent.
+rule_enforcement(pack_id, rule_id) := object.get(
+	config.violation_fields[pack_id][rule_id],
+	"enforcement",
+	precedence.input_packs[pack_id][1],
+)
+
+# ---- Shadow mode and waivers: reported, never deciding -------------------------------
+
+# What shadow-mode rules would have reported (docs/shadow.md), by pack, then rule.
+shadow := [v | some [_, _, v] in sort([[v.pack, v.rule, v] |
+	some v in rule_violations
+	v.enforcement == "shadow"
+	not waiver_in_force(v.pack, v.rule)
+])]
+
+# Violations a waiver in force lifted, each with its waiver (docs/waivers.md).
+waived := [v | some [_, _, v] in sort([[v.pack, v.rule, v] |
+	some violation in rule_violations
+	waiver := waiver_in_force(violation.pack, violation.rule)
+	v := object.union(violation, {"waiver": object.remove(waiver, {"expires_ns"})})
+])]
+
+# The waiver that lifts the rule for the input's agent now: the one that expires last
+# (config.waivers holds them latest first), while OPA's clock is before its expiry.
+waiver_in_force(pack_id, rule_id) := waiver if {
+	waiver := config.waivers[precedence.input_agent][pack_id][rule_id][0]
+	time.now_ns() < waiver.expires_ns
+}
 
 # Violations an escalation route may match: the unsuppressed require_approval ones.
 approval_violations := [v | some v in violations; v.enforcement == "require_approval"]
@@ -158,6 +203,8 @@ action_decision := {
 	"suppressed": suppressed,
 	"approval": approval,
 	"obligations": obligations,
+	"shadow": shadow,
+	"waived": waived,
 	"revision": config.revision,
 }
 
@@ -177,11 +224,24 @@ effective_view(agent_id) := {
 	},
 	"packs": [pack_view(agent_id, pack_id, attachment, suppressed) | some pack_id, attachment in attached],
 	"suppressed": sort(suppressed),
+	"waivers": agent_waivers(agent_id),
 } if {
 	attached := precedence.packs(agent_id)
 	mode := precedence.applied_precedence(agent_id)
 	suppressed := precedence.suppressed(attached, mode)
 }
+
+# Every waiver of the agent, in force or not (by OPA's clock when the view is asked).
+agent_waivers(agent_id) := [entry | some [_, _, _, entry] in sort([[pack_id, rule_id, w.id, entry] |
+	some pack_id, by_rule in object.get(config.waivers, agent_id, {})
+	some rule_id, waivers in by_rule
+	some w in waivers
+	entry := object.union(object.remove(w, {"expires_ns"}), {
+		"pack": pack_id,
+		"rule": rule_id,
+		"in_force": time.now_ns() < w.expires_ns,
+	})
+])]
 
 precedence_note(asked, asked) := "as requested"
 

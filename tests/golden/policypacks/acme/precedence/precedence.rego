@@ -10,8 +10,9 @@ package policypacks.acme.precedence
 
 import data.policypacks.acme.config
 
-# How strict an enforcement level (or a decision) is.
-rank := {"allow": 0, "warn": 1, "require_approval": 2, "block": 3}
+# How strict an enforcement level (or a decision) is. Shadow mode counts for nothing: it
+# never decides, and most_restrictive prefers any real level to it.
+rank := {"allow": 0, "shadow": 0, "warn": 1, "require_approval": 2, "block": 3}
 
 declared(agent_id) if config.agents[agent_id]
 
@@ -120,7 +121,9 @@ default sets_enforcement(_, _) := false
 sets_enforcement(agent_id, pack_id) if is_string(config.agents[agent_id].packs[pack_id].enforcement)
 
 # Rules of the attached packs that share a conflict key with a rule of another pack,
-# grouped by key. A pack attached at both levels counts as identity level.
+# grouped by key. A pack attached at both levels counts as identity level. A rule in
+# shadow mode for the agent is a member (it may lose) but never wins: a dry run must not
+# change what other rules decide.
 conflict_groups(attached) := {key: members |
 	keyed := [member |
 		some pack_id, attachment in attached
@@ -131,6 +134,7 @@ conflict_groups(attached) := {key: members |
 			"pack": pack_id,
 			"rule": rule_id,
 			"agent_only": attachment.level == "agent",
+			"shadow": object.get(rule, "enforcement", attachment.enforcement) == "shadow",
 		}
 	]
 	some key in {member.key | some member in keyed}
@@ -146,7 +150,7 @@ suppressed(_, "most_restrictive") := set()
 
 suppressed(attached, "identity_overrides") := {entry |
 	some members in conflict_groups(attached)
-	winners := [m | some m in members; not m.agent_only]
+	winners := [m | some m in members; not m.agent_only; not m.shadow]
 	count(winners) > 0
 	some loser in members
 	loser.agent_only
@@ -155,7 +159,7 @@ suppressed(attached, "identity_overrides") := {entry |
 
 suppressed(attached, "agent_overrides") := {entry |
 	some members in conflict_groups(attached)
-	winners := [m | some m in members; m.agent_only]
+	winners := [m | some m in members; m.agent_only; not m.shadow]
 	count(winners) > 0
 	some loser in members
 	not loser.agent_only
