@@ -39,12 +39,14 @@ def validate(repo: Path, as_json: bool) -> None:
     parsed = validate_repository(repo)
     rules = sum(len(p.rules) for p in parsed.packs.values())
     summary = {"valid": True, "identity": parsed.identity.id, "packs": len(parsed.packs),
-               "agents": len(parsed.agents), "rules": rules}
+               "agents": len(parsed.agents), "rules": rules, "waivers": len(parsed.waivers)}
     if as_json:
         emit_json(summary)
     else:
+        waivers = f", {len(parsed.waivers)} waivers" if parsed.waivers else ""
         click.echo(style("ok", "ok") + f": identity {parsed.identity.id}, "
-                   f"{len(parsed.packs)} packs, {rules} rules, {len(parsed.agents)} agents")
+                   f"{len(parsed.packs)} packs, {rules} rules, {len(parsed.agents)} agents"
+                   + waivers)
 
 
 @command()

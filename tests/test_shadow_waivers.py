@@ -1,0 +1,240 @@
+"""Shadow mode and waivers (docs/shadow.md, docs/waivers.md), decided by the real OPA.
+
+Shadow: a rule whose enforcement for the agent is `shadow` is evaluated and reported under
+`shadow`, never in `violations`, never in the decision, never with an obligation, and
+never wins a conflict group. Waivers: a rule lifted for one agent while OPA's clock is
+before the expiry; the lifted violation is listed under `waived` with its waiver.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import agent, compile_docs, decide, identity, pack, write_repo
+
+from policypacks.opa import evaluate
+
+BLOCK, RA, WARN, ALLOW, SHADOW = "block", "require_approval", "warn", "allow", "shadow"
+IO, MR, AO = "identity_overrides", "most_restrictive", "agent_overrides"
+API = "policypacks/v1"
+POLICYPACKS = Path(sys.executable).with_name("policypacks")
+
+
+def go(rule_id: str = "r", **extra: Any) -> dict[str, Any]:
+    """A condition rule every input with action.type `go` violates."""
+    return {"id": rule_id, "type": "condition",
+            "when": {"field": "action.type", "equals": "go"}, **extra}
+
+
+def cap(rule_id: str, most: int, **extra: Any) -> dict[str, Any]:
+    return {"id": rule_id, "type": "spending_limit", "max": most, "period": "transaction",
+            "actions": ["go"], **extra}
+
+
+SIGN = {"id": "sign", "type": "signature", "text": "-- Acme", "actions": ["go"]}
+
+
+def check(failures: list[str]) -> None:
+    assert not failures, f"{len(failures)} row(s) disagree:\n" + "\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------
+# Shadow mode: where `shadow` is set -> what decides and what is only reported
+# ---------------------------------------------------------------------------------------
+
+# name: (agent precedence, packs [(id, pack enforcement, scope, overridable, rules)],
+#        attachments [(pack, enforcement)], decision, violations, shadow)
+SHADOW_CASES: dict[str, tuple[Any, ...]] = {
+    "pack in shadow":           (IO, [("p", SHADOW, "agent", True, [go()])], [], ALLOW, [], ["p/r"]),
+    "rule in shadow":           (IO, [("p", BLOCK, "agent", True, [go(enforcement=SHADOW)])], [], ALLOW, [], ["p/r"]),
+    "rule's own level wins":    (IO, [("p", SHADOW, "agent", True, [go(enforcement=BLOCK)])], [], BLOCK, ["p/r"], []),
+    "attachment in shadow":     (IO, [("p", BLOCK, "none", True, [go()])], [("p", SHADOW)], ALLOW, [], ["p/r"]),
+    "both, identity_overrides": (IO, [("p", BLOCK, "agent", True, [go()])], [("p", SHADOW)], BLOCK, ["p/r"], []),
+    "both, most_restrictive":   (MR, [("p", BLOCK, "agent", True, [go()])], [("p", SHADOW)], BLOCK, ["p/r"], []),
+    "both, agent_overrides":    (AO, [("p", BLOCK, "agent", True, [go()])], [("p", SHADOW)], ALLOW, [], ["p/r"]),
+    "not overridable":          (AO, [("p", BLOCK, "agent", False, [go()])], [("p", SHADOW)], BLOCK, ["p/r"], []),
+    "shadow beside a block":    (IO, [("p", SHADOW, "agent", True, [go()]), ("q", BLOCK, "agent", True, [go()])], [],
+                                 BLOCK, ["q/r"], ["p/r"]),
+    "shadow beside a warn":     (IO, [("p", SHADOW, "agent", True, [go()]), ("q", WARN, "agent", True, [go()])], [],
+                                 WARN, ["q/r"], ["p/r"]),
+    # conflicts: a shadow rule never wins its group, so it never suppresses a real one
+    "shadow cannot win (IO)":   (IO, [("p", SHADOW, "agent", True, [cap("c", 10)]), ("q", BLOCK, "none", True, [cap("c", 5)])],
+                                 [("q", None)], BLOCK, ["q/c"], ["p/c"]),
+    "shadow cannot win (AO)":   (AO, [("p", BLOCK, "agent", True, [cap("c", 10)]), ("q", SHADOW, "none", True, [cap("c", 5)])],
+                                 [("q", None)], BLOCK, ["p/c"], ["q/c"]),
+    "shadow may lose (IO)":     (IO, [("p", BLOCK, "agent", True, [cap("c", 10)]), ("q", SHADOW, "none", True, [cap("c", 5)])],
+                                 [("q", None)], BLOCK, ["p/c"], []),
+    # a shadow rule's obligation is not an obligation
+    "no shadow obligations":    (IO, [("p", SHADOW, "agent", True, [SIGN])], [], ALLOW, [], ["p/sign"]),
+}
+
+
+def _shadow_repo() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    documents: list[dict[str, Any]] = [identity(allowAgentOverrides=True)]
+    inputs = []
+    for index, (mode, packs, attachments, *_rest) in enumerate(SHADOW_CASES.values()):
+        name = f"a{index}"
+        for pack_id, level, scope, overridable, rules in packs:
+            documents.append(pack(f"{pack_id}{index}", level, rules, overridable=overridable,
+                                  scope={"agents": [name]} if scope == "agent" else scope))
+        documents.append(agent(name, [{"pack": f"{p}{index}", **({"enforcement": e} if e else {})}
+                                      for p, e in attachments], precedence=mode))
+        inputs.append({"agent": name, "action": {"type": "go", "amount": 20}})
+    return documents, inputs
+
+
+def test_shadow_rules_report_and_never_decide(tmp_path: Path) -> None:
+    documents, inputs = _shadow_repo()
+    answers = decide(tmp_path, documents, inputs)
+    failures = []
+    for index, ((name, case), answer) in enumerate(zip(SHADOW_CASES.items(), answers, strict=True)):
+        decision, violations, shadow = case[3:]
+        strip = len(str(index))
+        got = (answer["decision"],
+               [f"{v['pack'][:-strip]}/{v['rule']}" for v in answer["violations"]],
+               [f"{v['pack'][:-strip]}/{v['rule']}" for v in answer["shadow"]])
+        if got != (decision, violations, shadow):
+            failures.append(f"{name}: expected {(decision, violations, shadow)}, got {got}")
+        if any(v["enforcement"] != SHADOW for v in answer["shadow"]):
+            failures.append(f"{name}: shadow entries {answer['shadow']}")
+        if name == "no shadow obligations" and answer["obligations"]:
+            failures.append(f"{name}: obligations {answer['obligations']}")
+    check(failures)
+
+
+def test_effective_view_shows_shadow_enforcement(tmp_path: Path) -> None:
+    documents = [identity(), pack("dry", SHADOW, [go()]), agent("bot")]
+    view = evaluate.query(compile_docs(tmp_path, documents), "{prefix}.effective.bot")
+    assert [(p["pack"], p["enforcement"], p["rules"][0]["enforcement"]) for p in view["packs"]] \
+        == [("dry", SHADOW, SHADOW)]
+
+
+# ---------------------------------------------------------------------------------------
+# Waivers: which waiver lifts what, against OPA's clock
+# ---------------------------------------------------------------------------------------
+
+NOW = datetime.now(UTC)
+FUTURE = (NOW + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+LATER = (NOW + timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+PAST = "2020-01-01T00:00:00Z"
+
+
+def waiver(id: str, agent_id: str, pack_id: str, rule_id: str, expires: str) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "Waiver", "metadata": {"id": id},
+            "spec": {"agent": agent_id, "pack": pack_id, "rule": rule_id,
+                     "reason": f"reason of {id}", "approvedBy": "lead@acme.com",
+                     "expires": expires}}
+
+
+# name: (rules of pack p (block), waivers [(id, agent, rule, expires)], decision,
+#        violations, waived [(rule, waiver id)])
+WAIVER_CASES: dict[str, tuple[Any, ...]] = {
+    "in force":                 ([go()], [("w", "self", "r", FUTURE)], ALLOW, [], [("r", "w")]),
+    "expired":                  ([go()], [("w", "self", "r", PAST)], BLOCK, ["r"], []),
+    "another agent's":          ([go()], [("w", "other", "r", FUTURE)], BLOCK, ["r"], []),
+    "one of two rules":         ([go("r"), go("s", enforcement=WARN)], [("w", "self", "r", FUTURE)], WARN, ["s"], [("r", "w")]),
+    "latest expiry wins":       ([go()], [("old", "self", "r", PAST), ("new", "self", "r", LATER),
+                                          ("mid", "self", "r", FUTURE)], ALLOW, [], [("r", "new")]),
+    "waived rule obliges nothing": ([SIGN], [("w", "self", "sign", FUTURE)], ALLOW, [], [("sign", "w")]),
+    "not violated: not listed": ([go("r"), {"id": "quiet", "type": "condition",
+                                            "when": {"field": "action.type", "equals": "stop"}}],
+                                 [("w", "self", "quiet", FUTURE)], BLOCK, ["r"], []),
+    "waived shadow rule":       ([go(enforcement=SHADOW)], [("w", "self", "r", FUTURE)], ALLOW, [], [("r", "w")]),
+}
+
+
+def _waiver_repo() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    documents: list[dict[str, Any]] = [identity()]
+    inputs = []
+    for index, (rules, waivers, *_rest) in enumerate(WAIVER_CASES.values()):
+        me, other = f"a{index}", f"b{index}"
+        documents += [pack(f"p{index}", BLOCK, rules, scope={"agents": [me, other]}),
+                      agent(me), agent(other)]
+        for wid, who, rule_id, expires in waivers:
+            documents.append(waiver(f"{wid}{index}", me if who == "self" else other,
+                                    f"p{index}", rule_id, expires))
+        inputs.append({"agent": me, "action": {"type": "go"}})
+    return documents, inputs
+
+
+def test_waivers_lift_a_rule_while_in_force(tmp_path: Path) -> None:
+    documents, inputs = _waiver_repo()
+    with pytest.warns(UserWarning):  # the expired ones
+        answers = decide(tmp_path, documents, inputs)
+    failures = []
+    for index, ((name, case), answer) in enumerate(zip(WAIVER_CASES.items(), answers, strict=True)):
+        decision, violations, waived = case[2:]
+        got = (answer["decision"], [v["rule"] for v in answer["violations"]],
+               [(v["rule"], v["waiver"]["id"].removesuffix(str(index))) for v in answer["waived"]])
+        if got != (decision, violations, waived):
+            failures.append(f"{name}: expected {(decision, violations, waived)}, got {got}")
+        if answer["obligations"] or answer["shadow"]:
+            failures.append(f"{name}: obligations {answer['obligations']}, shadow {answer['shadow']}")
+    check(failures)
+
+
+def test_a_waived_violation_says_who_agreed_and_until_when(tmp_path: Path) -> None:
+    documents = [identity(), pack("p", BLOCK, [go()]), agent("bot"),
+                 waiver("w", "bot", "p", "r", "2099-12-31T23:00:00+01:00")]
+    [answer] = decide(tmp_path, documents, [{"agent": "bot", "action": {"type": "go"}}])
+    [lifted] = answer["waived"]
+    assert lifted.pop("message")
+    assert lifted == {
+        "pack": "p", "rule": "r", "type": "condition", "category": "safety",
+        "enforcement": BLOCK, "level": "identity",
+        "waiver": {"id": "w", "reason": "reason of w", "approved_by": "lead@acme.com",
+                   "expires": "2099-12-31T22:00:00Z"}}
+
+
+def test_effective_view_lists_the_agents_waivers(tmp_path: Path) -> None:
+    documents = [identity(), pack("p", BLOCK, [go("r"), go("s")]), agent("bot"), agent("other"),
+                 waiver("gone", "bot", "p", "s", PAST), waiver("now", "bot", "p", "r", FUTURE),
+                 waiver("theirs", "other", "p", "r", FUTURE)]
+    with pytest.warns(UserWarning):
+        view = evaluate.query(compile_docs(tmp_path, documents), "{prefix}.effective.bot")
+    assert [(w["id"], w["pack"], w["rule"], w["in_force"]) for w in view["waivers"]] \
+        == [("now", "p", "r", True), ("gone", "p", "s", False)]
+
+
+# ---------------------------------------------------------------------------------------
+# validate: errors at the waiver's line, warnings for the ones that lift nothing soon
+# ---------------------------------------------------------------------------------------
+
+SOON = (NOW + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+# spec overrides -> (exit code, text expected on stderr)
+VALIDATE_CASES: list[tuple[dict[str, Any], int, str]] = [
+    ({}, 0, ""),
+    ({"agent": "nobody"}, 2, "waiver 'w' names unknown agent 'nobody'"),
+    ({"pack": "nope"}, 2, "waiver 'w' names unknown pack 'nope'"),
+    ({"rule": "nope"}, 2, "waiver 'w' names unknown rule 'nope' of pack 'p'"),
+    ({"expires": "2027-01-01"}, 2, "expected an RFC 3339 date-time with an offset"),
+    ({"expires": "2027-01-01T00:00:00"}, 2, "expected an RFC 3339 date-time with an offset"),
+    ({"expires": "2027-02-30T00:00:00Z"}, 2, "is not a real date and time"),
+    ({"reason": ""}, 2, "spec.reason"),
+    ({"approvedBy": None}, 2, "spec: missing required key 'approvedBy'"),
+    ({"expires": PAST}, 0, "warning: waiver 'w' expired at 2020-01-01T00:00:00Z"),
+    ({"expires": SOON}, 0, "warning: waiver 'w' expires at"),
+    ({"agent": "loner"}, 0, "which does not have pack 'p': it lifts nothing"),
+]
+
+
+@pytest.mark.parametrize("overrides, code, text", VALIDATE_CASES,
+                         ids=[str(c[0]) for c in VALIDATE_CASES])
+def test_validate_checks_waivers(tmp_path: Path, overrides: dict[str, Any], code: int,
+                                 text: str) -> None:
+    doc = waiver("w", "bot", "p", "r", FUTURE)
+    doc["spec"].update(overrides)
+    doc["spec"] = {k: v for k, v in doc["spec"].items() if v is not None}
+    repo = write_repo(tmp_path, [identity(), pack("p", BLOCK, [go()], scope={"agents": ["bot"]}),
+                                 agent("bot"), agent("loner"), doc])
+    proc = subprocess.run([POLICYPACKS, "validate", str(repo)], capture_output=True, text=True)
+    assert proc.returncode == code, proc.stderr
+    assert text in proc.stderr
+    if text:
+        assert "repo.yaml:" in proc.stderr  # at the waiver's line
