@@ -49,28 +49,36 @@ def check(failures: list[str]) -> None:
 
 # name: (agent precedence, packs [(id, pack enforcement, scope, overridable, rules)],
 #        attachments [(pack, enforcement)], decision, violations, shadow)
+A, N, R, SR, BR = "agent", "none", [go()], [go(enforcement=SHADOW)], [go(enforcement=BLOCK)]
+C10, C5 = [cap("c", 10)], [cap("c", 5)]
 SHADOW_CASES: dict[str, tuple[Any, ...]] = {
-    "pack in shadow":           (IO, [("p", SHADOW, "agent", True, [go()])], [], ALLOW, [], ["p/r"]),
-    "rule in shadow":           (IO, [("p", BLOCK, "agent", True, [go(enforcement=SHADOW)])], [], ALLOW, [], ["p/r"]),
-    "rule's own level wins":    (IO, [("p", SHADOW, "agent", True, [go(enforcement=BLOCK)])], [], BLOCK, ["p/r"], []),
-    "attachment in shadow":     (IO, [("p", BLOCK, "none", True, [go()])], [("p", SHADOW)], ALLOW, [], ["p/r"]),
-    "both, identity_overrides": (IO, [("p", BLOCK, "agent", True, [go()])], [("p", SHADOW)], BLOCK, ["p/r"], []),
-    "both, most_restrictive":   (MR, [("p", BLOCK, "agent", True, [go()])], [("p", SHADOW)], BLOCK, ["p/r"], []),
-    "both, agent_overrides":    (AO, [("p", BLOCK, "agent", True, [go()])], [("p", SHADOW)], ALLOW, [], ["p/r"]),
-    "not overridable":          (AO, [("p", BLOCK, "agent", False, [go()])], [("p", SHADOW)], BLOCK, ["p/r"], []),
-    "shadow beside a block":    (IO, [("p", SHADOW, "agent", True, [go()]), ("q", BLOCK, "agent", True, [go()])], [],
+    "pack in shadow":           (IO, [("p", SHADOW, A, True, R)], [], ALLOW, [], ["p/r"]),
+    "rule in shadow":           (IO, [("p", BLOCK, A, True, SR)], [], ALLOW, [], ["p/r"]),
+    "rule's own level wins":    (IO, [("p", SHADOW, A, True, BR)], [], BLOCK, ["p/r"], []),
+    "attachment in shadow":     (IO, [("p", BLOCK, N, True, R)], [("p", SHADOW)], ALLOW, [],
+                                 ["p/r"]),
+    "both, identity_overrides": (IO, [("p", BLOCK, A, True, R)], [("p", SHADOW)], BLOCK,
+                                 ["p/r"], []),
+    "both, most_restrictive":   (MR, [("p", BLOCK, A, True, R)], [("p", SHADOW)], BLOCK,
+                                 ["p/r"], []),
+    "both, agent_overrides":    (AO, [("p", BLOCK, A, True, R)], [("p", SHADOW)], ALLOW, [],
+                                 ["p/r"]),
+    "not overridable":          (AO, [("p", BLOCK, A, False, R)], [("p", SHADOW)], BLOCK,
+                                 ["p/r"], []),
+    "shadow beside a block":    (IO, [("p", SHADOW, A, True, R), ("q", BLOCK, A, True, R)], [],
                                  BLOCK, ["q/r"], ["p/r"]),
-    "shadow beside a warn":     (IO, [("p", SHADOW, "agent", True, [go()]), ("q", WARN, "agent", True, [go()])], [],
+    "shadow beside a warn":     (IO, [("p", SHADOW, A, True, R), ("q", WARN, A, True, R)], [],
                                  WARN, ["q/r"], ["p/r"]),
     # conflicts: a shadow rule never wins its group, so it never suppresses a real one
-    "shadow cannot win (IO)":   (IO, [("p", SHADOW, "agent", True, [cap("c", 10)]), ("q", BLOCK, "none", True, [cap("c", 5)])],
+    "shadow cannot win (IO)":   (IO, [("p", SHADOW, A, True, C10), ("q", BLOCK, N, True, C5)],
                                  [("q", None)], BLOCK, ["q/c"], ["p/c"]),
-    "shadow cannot win (AO)":   (AO, [("p", BLOCK, "agent", True, [cap("c", 10)]), ("q", SHADOW, "none", True, [cap("c", 5)])],
+    "shadow cannot win (AO)":   (AO, [("p", BLOCK, A, True, C10), ("q", SHADOW, N, True, C5)],
                                  [("q", None)], BLOCK, ["p/c"], ["q/c"]),
-    "shadow may lose (IO)":     (IO, [("p", BLOCK, "agent", True, [cap("c", 10)]), ("q", SHADOW, "none", True, [cap("c", 5)])],
+    "shadow may lose (IO)":     (IO, [("p", BLOCK, A, True, C10), ("q", SHADOW, N, True, C5)],
                                  [("q", None)], BLOCK, ["p/c"], []),
     # a shadow rule's obligation is not an obligation
-    "no shadow obligations":    (IO, [("p", SHADOW, "agent", True, [SIGN])], [], ALLOW, [], ["p/sign"]),
+    "no shadow obligations":    (IO, [("p", SHADOW, A, True, [SIGN])], [], ALLOW, [],
+                                 ["p/sign"]),
 }
 
 
@@ -137,14 +145,16 @@ WAIVER_CASES: dict[str, tuple[Any, ...]] = {
     "in force":                 ([go()], [("w", "self", "r", FUTURE)], ALLOW, [], [("r", "w")]),
     "expired":                  ([go()], [("w", "self", "r", PAST)], BLOCK, ["r"], []),
     "another agent's":          ([go()], [("w", "other", "r", FUTURE)], BLOCK, ["r"], []),
-    "one of two rules":         ([go("r"), go("s", enforcement=WARN)], [("w", "self", "r", FUTURE)], WARN, ["s"], [("r", "w")]),
+    "one of two rules":         ([go("r"), go("s", enforcement=WARN)],
+                                 [("w", "self", "r", FUTURE)], WARN, ["s"], [("r", "w")]),
     "latest expiry wins":       ([go()], [("old", "self", "r", PAST), ("new", "self", "r", LATER),
                                           ("mid", "self", "r", FUTURE)], ALLOW, [], [("r", "new")]),
-    "waived rule obliges nothing": ([SIGN], [("w", "self", "sign", FUTURE)], ALLOW, [], [("sign", "w")]),
+    "waived rule obliges nothing": ([SIGN], [("w", "self", "sign", FUTURE)], ALLOW, [],
+                                    [("sign", "w")]),
     "not violated: not listed": ([go("r"), {"id": "quiet", "type": "condition",
                                             "when": {"field": "action.type", "equals": "stop"}}],
                                  [("w", "self", "quiet", FUTURE)], BLOCK, ["r"], []),
-    "waived shadow rule":       ([go(enforcement=SHADOW)], [("w", "self", "r", FUTURE)], ALLOW, [], [("r", "w")]),
+    "waived shadow rule":       (SR, [("w", "self", "r", FUTURE)], ALLOW, [], [("r", "w")]),
 }
 
 
@@ -174,7 +184,7 @@ def test_waivers_lift_a_rule_while_in_force(tmp_path: Path) -> None:
         if got != (decision, violations, waived):
             failures.append(f"{name}: expected {(decision, violations, waived)}, got {got}")
         if answer["obligations"] or answer["shadow"]:
-            failures.append(f"{name}: obligations {answer['obligations']}, shadow {answer['shadow']}")
+            failures.append(f"{name}: {answer['obligations']}, shadow {answer['shadow']}")
     check(failures)
 
 

@@ -31,6 +31,7 @@ COMMANDS = {
     "approvals": "audit:approvals",
     "schema": "authoring:schema_command",
     "init": "authoring:init_command",
+    "promote": "authoring:promote_command",
     "replay": "replay:replay_command",
     "report": "report:report_command",
     "mcp-proxy": "mcp:mcp_proxy",

@@ -107,10 +107,20 @@ def _violation_filters(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--enforcement", type=click.Choice(ENFORCEMENTS),
                      help="Only violations at this enforcement level."),
         click.option("--since", help="Only since then: 30m, 24h, 7d, or an ISO date/time."),
+        click.option("--shadow", "kind", flag_value="shadow",
+                     help="What shadow-mode rules reported instead (nothing was refused for "
+                     "them): what promoting them would stop."),
+        click.option("--waived", "kind", flag_value="waived",
+                     help="Violations that waivers lifted instead, with the waiver."),
         JSON_OPT,
     ]):
         command = option(command)
     return command
+
+
+#: What the tables call each kind of record (KINDS of the store).
+NOUNS = {"enforced": "violations", "shadow": "shadow-mode reports",
+         "waived": "waived violations"}
 
 
 @violations.command("list")
@@ -119,23 +129,27 @@ def _violation_filters(command: Callable[..., Any]) -> Callable[..., Any]:
               help="At most this many, newest first.")
 def violations_list(store_url: str | None, identity: str | None, agent: str | None,
                     pack: str | None, enforcement: str | None, since: str | None,
-                    as_json: bool, limit: int) -> None:
-    """Recorded violations, newest first."""
+                    kind: str | None, as_json: bool, limit: int) -> None:
+    """Recorded violations, newest first (--shadow: shadow-mode reports; --waived:
+    violations a waiver lifted)."""
+    kind = kind or "enforced"
     found = store_for(store_url).violations(identity=identity, agent=agent, pack=pack,
                                             enforcement=enforcement,
-                                            since=parse_since(since), limit=limit)
+                                            since=parse_since(since), limit=limit, kind=kind)
     if as_json:
         emit_json(found)
         return
     if not found:
-        click.echo("no violations recorded" + (" for these filters" if any(
+        click.echo(f"no {NOUNS[kind]} recorded" + (" for these filters" if any(
             (identity, agent, pack, enforcement, since)) else ""))
         return
+    extra = ["WAIVER"] if kind == "waived" else []
     rows = [[when(v["at"]), v["agent"], v["action_type"] or "-", v["decision"],
-             f"{v['pack']}/{v['rule']}", v["enforcement"] or "-", short(v["message"])]
+             f"{v['pack']}/{v['rule']}", v["enforcement"] or "-",
+             *([v["waiver"] or "-"] if extra else []), short(v["message"])]
             for v in found]
     click.echo(table(["TIME (UTC)", "AGENT", "ACTION", "DECISION", "RULE", "ENFORCEMENT",
-                      "MESSAGE"], rows))
+                      *extra, "MESSAGE"], rows))
 
 
 @violations.command("stats")
@@ -143,25 +157,37 @@ def violations_list(store_url: str | None, identity: str | None, agent: str | No
 @click.option("--by-day", is_flag=True, help="Also print the count of each rule per day.")
 def violations_stats(store_url: str | None, identity: str | None, agent: str | None,
                      pack: str | None, enforcement: str | None, since: str | None,
-                     as_json: bool, by_day: bool) -> None:
+                     kind: str | None, as_json: bool, by_day: bool) -> None:
     """Violations per pack/rule/agent, the noisiest rules first.
 
     A rule near the top fires a lot: check its threshold, its scope (which agents attach
     the pack) and its enforcement before turning it down.
+
+    With --shadow: what shadow-mode rules reported, and in WOULD STOP how many of those
+    actions were allowed (allow or warn) and a promotion to block or require_approval
+    would have stopped. Promote with `policypacks promote PACK --to LEVEL`.
     """
+    kind = kind or "enforced"
     stats = store_for(store_url).violation_stats(identity=identity, agent=agent, pack=pack,
                                                  enforcement=enforcement,
-                                                 since=parse_since(since))
+                                                 since=parse_since(since), kind=kind)
     if as_json:
         emit_json(stats)
         return
     if not stats:
-        click.echo("no violations recorded")
+        click.echo(f"no {NOUNS[kind]} recorded")
         return
+    shadow = kind == "shadow"
     rows = [[f"{s['pack']}/{s['rule']}", str(s["rule_total"]), s["agent"], str(s["count"]),
+             *([str(s["allowed"])] if shadow else []),
              ",".join(s["enforcement"]), when(s["first"]), when(s["last"])] for s in stats]
-    click.echo(table(["RULE", "RULE TOTAL", "AGENT", "COUNT", "ENFORCEMENT", "FIRST (UTC)",
-                      "LAST (UTC)"], rows))
+    click.echo(table(["RULE", "RULE TOTAL", "AGENT", "COUNT", *(["WOULD STOP"] if shadow else []),
+                      "ENFORCEMENT", "FIRST (UTC)", "LAST (UTC)"], rows))
+    if shadow:
+        total, allowed = sum(s["count"] for s in stats), sum(s["allowed"] for s in stats)
+        click.echo(f"\n{total} shadow-mode report(s); {allowed} of them on actions that were "
+                   "allowed: promoting these rules to block or require_approval would have "
+                   f"stopped {allowed} action(s) (count once per rule)")
     if by_day:
         day_rows = [[f"{s['pack']}/{s['rule']}", s["agent"], day, str(n)]
                     for s in stats for day, n in s["per_day"].items()]

@@ -1,5 +1,6 @@
-"""The pack author's set-up commands: ``schema`` (JSON Schemas for editors and CI) and
-``init`` (a new repository that validates and tests green at once)."""
+"""The pack author's commands: ``schema`` (JSON Schemas for editors and CI), ``init`` (a
+new repository that validates and tests green at once) and ``promote`` (a pack out of
+shadow mode, edited in place)."""
 
 from __future__ import annotations
 
@@ -97,3 +98,47 @@ def init_command(directory: Path, identity_id: str | None, agent_id: str,
         click.echo(f"  {name}")
     where = "" if str(directory) == "." else f" {directory}"
     click.echo(f"next: policypacks validate{where} && policypacks test{where}")
+
+
+@command("promote")
+@click.argument("pack_id", metavar="PACK")
+@click.argument("repo", required=False, default=".",
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--to", "level", required=True,
+              type=click.Choice(["warn", "require_approval", "block"]),
+              help="The enforcement the shadow-mode parts get.")
+@click.option("--rule", "rule_id", metavar="RULE", help="Only this rule of the pack.")
+@click.option("--agent", "agent_id", metavar="AGENT",
+              help="Only this agent's attachment of the pack.")
+@click.option("--dry-run", is_flag=True, help="Print the changes, write nothing.")
+@JSON_OPT
+def promote_command(pack_id: str, repo: Path, level: str, rule_id: str | None,
+                    agent_id: str | None, dry_run: bool, as_json: bool) -> None:
+    """Take PACK out of shadow mode: every `enforcement: shadow` that concerns it (the
+    pack's own, its rules', agents' attachments of it) becomes --to, edited in place in
+    the YAML with comments and layout kept.
+
+    \b
+    Look first at what the promotion would stop:
+      policypacks violations stats --shadow --pack PACK
+      policypacks promote PACK --to block --dry-run
+    The repository is validated before and after; nothing is written on an error.
+    """
+    from ..promote import promote
+    from ..validate import validate_repository
+
+    if rule_id is not None and agent_id is not None:
+        raise UsageError("give --rule or --agent, not both")
+    changes = promote(validate_repository(repo), pack_id, level, rule_id, agent_id,
+                      write=not dry_run)
+    if not dry_run:
+        validate_repository(repo)
+    if as_json:
+        emit_json({"ok": True, "written": not dry_run,
+                   "changes": [{"file": c.file, "line": c.line, "what": c.where,
+                                "from": c.old, "to": c.new} for c in changes]})
+        return
+    for change in changes:
+        click.echo(str(change))
+    click.echo(("would change" if dry_run else "changed") + f" {len(changes)} place(s); next: "
+               "policypacks test" + ("" if str(repo) == "." else f" {repo}"))

@@ -58,6 +58,9 @@ class Decision:
     suppressed: list[dict[str, Any]] = field(default_factory=list)
     approval: dict[str, Any] | None = None
     obligations: list[dict[str, Any]] = field(default_factory=list)
+    # what shadow-mode rules reported and what waivers lifted (docs/shadow.md, waivers.md)
+    shadow: list[dict[str, Any]] = field(default_factory=list)
+    waived: list[dict[str, Any]] = field(default_factory=list)
     revision: str | None = None
     decision_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -71,13 +74,27 @@ class Decision:
         return cls(decision=doc["decision"], allow=doc["allow"], violations=doc["violations"],
                    suppressed=doc.get("suppressed") or [], approval=doc.get("approval"),
                    obligations=doc.get("obligations") or [], revision=doc.get("revision"),
+                   shadow=_objects(doc.get("shadow")), waived=_objects(doc.get("waived")),
                    decision_id=decision_id, raw=doc)
+
+    @property
+    def worth_recording(self) -> bool:
+        """What the audit trail keeps: every decision but a plain allow (one with nothing
+        in shadow and nothing waived)."""
+        return (self.decision != "allow" or self.incident is not None
+                or bool(self.shadow) or bool(self.waived))
 
     def document(self) -> dict[str, Any]:
         """What the store keeps of the decision."""
         return {"decision": self.decision, "allow": self.allow, "violations": self.violations,
+                "shadow": self.shadow, "waived": self.waived,
                 "approval": self.approval, "revision": self.revision,
                 "decision_id": self.decision_id}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """A list of objects from OPA's answer, or nothing (the extensions are optional)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 @dataclass
@@ -307,7 +324,7 @@ class PolicyClient:
                 decision = self._store_failed(exc)
             else:
                 decision = self._ask(converted, current, deadline)
-        if decision.decision != "allow" or decision.incident:
+        if decision.worth_recording:
             self._record(converted, decision)
         return decision
 
@@ -406,7 +423,7 @@ class PolicyClient:
             if approval is not None:
                 raise RuntimeError("approvals need a store")
             decision = self._ask(converted, given or {}, deadline)
-            if decision.decision != "allow" or decision.incident:
+            if decision.worth_recording:
                 self._record(converted, decision)
         else:
             store = self.store
@@ -419,7 +436,7 @@ class PolicyClient:
                 if decision.allow:
                     decision.reservation = store.reserve(tx, self.identity, self.agent,
                                                          converted)
-                if decision.decision != "allow" or decision.incident:
+                if decision.worth_recording:
                     self._record(converted, decision, tx)
                 return decision
             try:

@@ -151,16 +151,18 @@ class Store:
 
     def violations(self, identity: str | None = None, agent: str | None = None,
                    pack: str | None = None, enforcement: str | None = None,
-                   since: datetime | None = None,
-                   limit: int | None = None) -> list[dict[str, Any]]:
+                   since: datetime | None = None, limit: int | None = None,
+                   kind: str = "enforced") -> list[dict[str, Any]]:
         return self.audit.violations(identity=identity, agent=agent, pack=pack,
-                                     enforcement=enforcement, since=since, limit=limit)
+                                     enforcement=enforcement, since=since, limit=limit,
+                                     kind=kind)
 
     def violation_stats(self, identity: str | None = None, agent: str | None = None,
                         pack: str | None = None, enforcement: str | None = None,
-                        since: datetime | None = None) -> list[dict[str, Any]]:
+                        since: datetime | None = None,
+                        kind: str = "enforced") -> list[dict[str, Any]]:
         return self.audit.violation_stats(identity=identity, agent=agent, pack=pack,
-                                          enforcement=enforcement, since=since)
+                                          enforcement=enforcement, since=since, kind=kind)
 
     # -- approvals ---------------------------------------------------------------------
 

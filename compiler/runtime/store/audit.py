@@ -12,6 +12,9 @@ from .db import Database, Tx, dump, filters, stamp
 
 #: What ``redact`` hides: the free text an agent wrote (labels and numbers stay readable).
 FREE_TEXT = ("text", "subject")
+#: What a violation row is: counted for its decision, reported by a shadow-mode rule, or
+#: lifted by a waiver; and the decision document's list each comes from.
+KINDS = {"enforced": "violations", "shadow": "shadow", "waived": "waived"}
 
 
 def redact(action: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +37,17 @@ def redact(action: dict[str, Any]) -> dict[str, Any]:
     return {**action, "content": {**content, **scrubbed}}
 
 
+def _listed(decision: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = decision.get(key)
+    return [v for v in items if isinstance(v, dict)] if isinstance(items, list) else []
+
+
+def _waiver_id(violation: dict[str, Any]) -> str | None:
+    waiver = violation.get("waiver")
+    ident = waiver.get("id") if isinstance(waiver, dict) else None
+    return ident if isinstance(ident, str) else None
+
+
 def _decision_dict(row: Any) -> dict[str, Any]:
     item = dict(row)
     for key in ("action", "violations", "approval"):
@@ -49,11 +63,13 @@ class Audit:
                         decision: dict[str, Any], decision_id: str | None = None,
                         incident: str | None = None, keep_text: bool = False,
                         at: datetime | None = None, tx: Tx | None = None) -> int:
-        """Store a decision (the client sends every non-allow one) and one row per
-        violation, inside ``tx`` when given; returns the decision's row id."""
+        """Store a decision (the client sends every one that is not a plain allow) and one
+        row per violation, shadow-mode report and waived violation (``kind``), inside
+        ``tx`` when given; returns the decision's row id."""
         when = stamp(at or self.now())
         kept = action if keep_text else redact(action)
-        found = [v for v in decision.get("violations") or [] if isinstance(v, dict)]
+        found = _listed(decision, "violations")
+        rows = [(kind, v) for kind, key in KINDS.items() for v in _listed(decision, key)]
         action_type = action.get("type") if isinstance(action, dict) else None
 
         def insert(conn: Tx) -> int:
@@ -66,10 +82,11 @@ class Audit:
                  dump(decision.get("approval")))).fetchone()[0])
             conn.executemany(
                 "INSERT INTO violations (decision_row, at, identity, agent, pack, rule, type,"
-                " category, enforcement, level, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " category, enforcement, level, message, kind, waiver)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(row, when, identity, agent, v.get("pack"), v.get("rule"), v.get("type"),
-                  v.get("category"), v.get("enforcement"), v.get("level"), v.get("message"))
-                 for v in found])
+                  v.get("category"), v.get("enforcement"), v.get("level"), v.get("message"),
+                  kind, _waiver_id(v)) for kind, v in rows])
             return row
         return insert(tx) if tx is not None else self.db.write(insert)
 
@@ -87,11 +104,12 @@ class Audit:
 
     def violations(self, identity: str | None = None, agent: str | None = None,
                    pack: str | None = None, enforcement: str | None = None,
-                   since: datetime | None = None,
-                   limit: int | None = None) -> list[dict[str, Any]]:
-        """Recorded violations, newest first, with their decision's context."""
+                   since: datetime | None = None, limit: int | None = None,
+                   kind: str = "enforced") -> list[dict[str, Any]]:
+        """Recorded violations of one ``kind`` (KINDS), newest first, with their
+        decision's context."""
         where, params = filters("v.", identity=identity, agent=agent, pack=pack,
-                                enforcement=enforcement, since=since)
+                                enforcement=enforcement, since=since, kind=kind)
         sql = ("SELECT v.*, d.decision, d.decision_id, d.revision, d.action_type, d.incident"
                f" FROM violations v JOIN decisions d ON d.id = v.decision_row {where}"
                " ORDER BY v.at DESC, v.id DESC")
@@ -101,24 +119,30 @@ class Audit:
 
     def violation_stats(self, identity: str | None = None, agent: str | None = None,
                         pack: str | None = None, enforcement: str | None = None,
-                        since: datetime | None = None) -> list[dict[str, Any]]:
+                        since: datetime | None = None,
+                        kind: str = "enforced") -> list[dict[str, Any]]:
         """Counts per pack/rule/agent with a per-day breakdown; the noisiest rule first
-        (by its total over all agents), then its noisiest agent."""
-        where, params = filters(identity=identity, agent=agent, pack=pack,
-                                enforcement=enforcement, since=since)
+        (by its total over all agents), then its noisiest agent. ``allowed`` counts the
+        rows whose decision let the action go ahead (allow or warn): for shadow rows,
+        the actions a promotion would newly stop."""
+        where, params = filters("v.", identity=identity, agent=agent, pack=pack,
+                                enforcement=enforcement, since=since, kind=kind)
         rows = self.db.read(
-            "SELECT pack, rule, agent, substr(at, 1, 10) AS day, COUNT(*) AS n,"
-            " MIN(at) AS first, MAX(at) AS last, "
-            f" {self.db.group_concat('enforcement')} AS levels"
-            f" FROM violations {where} GROUP BY pack, rule, agent, day", params)
+            "SELECT v.pack, v.rule, v.agent, substr(v.at, 1, 10) AS day, COUNT(*) AS n,"
+            " MIN(v.at) AS first, MAX(v.at) AS last,"
+            " SUM(CASE WHEN d.decision IN ('allow', 'warn') THEN 1 ELSE 0 END) AS allowed,"
+            f" {self.db.group_concat('v.enforcement')} AS levels"
+            " FROM violations v JOIN decisions d ON d.id = v.decision_row"
+            f" {where} GROUP BY v.pack, v.rule, v.agent, day", params)
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
         for r in rows:
             key = (r["pack"], r["rule"], r["agent"])
             item = groups.setdefault(key, {"pack": r["pack"], "rule": r["rule"],
                                            "agent": r["agent"], "count": 0, "first": r["first"],
                                            "last": r["last"], "enforcement": set(),
-                                           "per_day": {}})
+                                           "allowed": 0, "per_day": {}})
             item["count"] += r["n"]
+            item["allowed"] += int(r["allowed"] or 0)
             item["first"] = min(item["first"], r["first"])
             item["last"] = max(item["last"], r["last"])
             item["enforcement"].update((r["levels"] or "").split(","))

@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS approval_redemptions (
   approval_id TEXT PRIMARY KEY REFERENCES approvals(id), at TEXT NOT NULL, decision_id TEXT);
 CREATE INDEX IF NOT EXISTS approvals_agent ON approvals (identity, agent, created_at)
 """,
+    # What a violation row records: 'enforced' (it counted for the decision), 'shadow' (a
+    # shadow-mode rule reported it, docs/shadow.md) or 'waived' (a waiver lifted it, whose
+    # id is kept, docs/waivers.md). Rows written before this version are all 'enforced'.
+    3: """
+ALTER TABLE violations ADD COLUMN kind TEXT NOT NULL DEFAULT 'enforced';
+ALTER TABLE violations ADD COLUMN waiver TEXT;
+CREATE INDEX IF NOT EXISTS violations_kind ON violations (kind, at)
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
