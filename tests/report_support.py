@@ -36,6 +36,19 @@ HISTORY: list[tuple[int, str, list[str]]] = [
     (4, "support-bot", ["safety/legal", "brand/tone"]),
     (4, "sales-bot", ["ops-caps/daily-spend"]),
 ]
+# day offset, agent, decision, shadow-mode rules reported (one decision each row)
+SHADOW_HISTORY: list[tuple[int, str, str, list[str]]] = [
+    (1, "sales-bot", "allow", ["claims/brag"]),
+    (1, "sales-bot", "allow", ["claims/brag", "claims/price"]),
+    (3, "marketing-bot", "block", ["claims/brag"]),
+    (4, "marketing-bot", "warn", ["claims/price"]),
+]
+# day offset, agent, waiver id, waived rules
+WAIVED_HISTORY: list[tuple[int, str, str, list[str]]] = [
+    (1, "sales-bot", "gbp-refunds", ["compliance/refund-currency"]),
+    (2, "sales-bot", "gbp-refunds", ["compliance/refund-currency"]),
+    (3, "data-bot", "migration", ["data/export"]),
+]
 # minutes until a person answered (None: nobody did), status it ends in
 APPROVALS: list[tuple[int | None, str]] = [(5, "approved"), (120, "denied"), (30, "approved"),
                                            (None, "expired"), (None, "pending")]
@@ -56,6 +69,12 @@ def decision_for(rules: list[str]) -> dict[str, Any]:
                          "route": "identity"} if worst == "require_approval" else None}
 
 
+def _entry(ref: str, enforcement: str) -> dict[str, Any]:
+    pack, rule = ref.split("/")
+    return {"pack": pack, "rule": rule, "type": "x", "category": "compliance",
+            "enforcement": enforcement, "level": "identity", "message": ref}
+
+
 def build_store(path: Path) -> str:
     """The store of HISTORY and APPROVALS; returns its URL."""
     url = f"sqlite:///{path}"
@@ -65,6 +84,16 @@ def build_store(path: Path) -> str:
         for day, agent, rules in HISTORY:
             store.record_decision("acme", agent, {"type": "spend", "amount": 1},
                                   decision_for(rules), at=START + timedelta(days=day))
+        for day, agent, outcome, rules in SHADOW_HISTORY:
+            store.record_decision("acme", agent, {"type": "send_message"}, {
+                "decision": outcome, "violations": [], "revision": "r1",
+                "shadow": [_entry(ref, "shadow") for ref in rules]},
+                at=START + timedelta(days=day, hours=1))
+        for day, agent, waiver, rules in WAIVED_HISTORY:
+            store.record_decision("acme", agent, {"type": "refund"}, {
+                "decision": "allow", "violations": [], "revision": "r1",
+                "waived": [{**_entry(ref, "warn"), "waiver": {"id": waiver}} for ref in rules]},
+                at=START + timedelta(days=day, hours=2))
         for index, (minutes, status) in enumerate(APPROVALS):
             now[0] = START + timedelta(hours=index)
             decision = decision_for(["ops-caps/daily-spend"])

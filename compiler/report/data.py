@@ -1,6 +1,5 @@
 """What the report shows, read from the store in one place (:func:`collect`), so a new
-kind of record (shadow decisions, waivers) is one more query here and one more section
-in the page."""
+kind of record is one more query here and one more section in the page."""
 
 from __future__ import annotations
 
@@ -79,11 +78,37 @@ def collect(store: Store, identity: str | None = None, since: datetime | None = 
     data.noisiest = [{**r, "agents": sorted(r["agents"]),
                       "enforcement": sorted(r["enforcement"])} for r in ranked]
     _approvals(store, data, identity, since)
-    # Shadow would-blocks and waivers: the store records neither yet; the page says
-    # "none recorded". Read them here once it does.
-    data.shadow = []
-    data.waivers = []
+    data.shadow = _shadow(store.violations(identity=identity, since=since, kind="shadow"))
+    data.waivers = _waivers(store.violations(identity=identity, since=since, kind="waived"))
     return data
+
+
+def _shadow(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per shadow-mode rule: its reports, and how many were on actions that went ahead
+    (allow or warn), which promoting it would have stopped."""
+    rules: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        ref = f"{row['pack']}/{row['rule']}"
+        rule = rules.setdefault(ref, {"rule": ref, "count": 0, "would_stop": 0,
+                                      "agents": set(), "last": row["at"]})
+        rule["count"] += 1
+        rule["would_stop"] += row["decision"] in ("allow", "warn")
+        rule["agents"].add(str(row["agent"]))
+        rule["last"] = max(rule["last"], row["at"])
+    ranked = sorted(rules.values(), key=lambda r: (-r["would_stop"], -r["count"], r["rule"]))
+    return [{**r, "agents": sorted(r["agents"])} for r in ranked]
+
+
+def _waivers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per waiver, agent and rule: how often it lifted a violation, and when last."""
+    used: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (str(row["waiver"]), str(row["agent"]), f"{row['pack']}/{row['rule']}")
+        entry = used.setdefault(key, {"waiver": key[0], "agent": key[1], "rule": key[2],
+                                      "count": 0, "last": row["at"]})
+        entry["count"] += 1
+        entry["last"] = max(entry["last"], row["at"])
+    return sorted(used.values(), key=lambda e: (-e["count"], e["waiver"], e["agent"]))
 
 
 def _approvals(store: Store, data: ReportData, identity: str | None,
