@@ -248,3 +248,41 @@ def test_validate_checks_waivers(tmp_path: Path, overrides: dict[str, Any], code
     assert text in proc.stderr
     if text:
         assert "repo.yaml:" in proc.stderr  # at the waiver's line
+
+
+# ---------------------------------------------------------------------------------------
+# The client records both, apart from the violations that decided
+# ---------------------------------------------------------------------------------------
+
+def test_the_client_records_shadow_reports_and_waived_violations(tmp_path: Path) -> None:
+    from live_support import serving
+
+    from policypacks.runtime import PolicyClient
+    from policypacks.runtime.store import open_store
+
+    documents = [identity(), pack("dry", SHADOW, [go("brag")]), pack("caps", BLOCK, [go("cap")]),
+                 pack("tone", WARN, [go("tone")]), agent("bot"),
+                 waiver("w", "bot", "caps", "cap", FUTURE)]
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    with serving(tmp_path, documents, "rev-s") as opa, open_store(store_url) as store, \
+            PolicyClient(opa.url, "acme", "bot", store=store, timeout=10) as client:
+        decision = client.check({"type": "go"})
+        assert (decision.decision, [v["rule"] for v in decision.violations]) == (WARN, ["tone"])
+        assert [v["rule"] for v in decision.shadow] == ["brag"]
+        assert [(v["rule"], v["waiver"]["id"]) for v in decision.waived] == [("cap", "w")]
+        client.check({"type": "other"})  # a plain allow: nothing to record
+        rows = {kind: [(v["pack"], v["rule"], v["decision"], v["waiver"])
+                       for v in store.violations(kind=kind)]
+                for kind in ("enforced", "shadow", "waived")}
+        stats = store.violation_stats(kind="shadow")
+    assert rows == {"enforced": [("tone", "tone", WARN, None)],
+                    "shadow": [("dry", "brag", WARN, None)],
+                    "waived": [("caps", "cap", WARN, "w")]}
+    assert [(s["pack"], s["rule"], s["count"], s["allowed"]) for s in stats] \
+        == [("dry", "brag", 1, 1)]
+    proc = subprocess.run([POLICYPACKS, "violations", "stats", "--shadow", "--store", store_url],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "dry/brag" in proc.stdout and "WOULD STOP" in proc.stdout
+    listed = subprocess.run([POLICYPACKS, "violations", "list", "--waived", "--store", store_url],
+                            capture_output=True, text=True)
+    assert "caps/cap" in listed.stdout and " w " in listed.stdout
