@@ -22,11 +22,21 @@ def effective_text(view: dict[str, Any]) -> str:
     rule_rows = []
     for pack in view["packs"]:
         for rule in pack["rules"]:
+            waived = [w for w in view.get("waivers", [])
+                      if w["pack"] == pack["pack"] and w["rule"] == rule["rule"] and w["in_force"]]
             state = ("suppressed by " + ", ".join(rule["suppressed_by"])
-                     if rule["suppressed_by"] else "applies")
+                     if rule["suppressed_by"] else
+                     f"waived by {waived[0]['id']} until {waived[0]['expires']}" if waived else
+                     "reported only (shadow mode)" if rule["enforcement"] == "shadow" else
+                     "applies")
             rule_rows.append([f"{pack['pack']}/{rule['rule']}", rule["type"],
                               rule["enforcement"], rule["key"] or "-", state])
     out.append(table(["RULE", "TYPE", "ENFORCEMENT", "CONFLICT KEY", "STATE"], rule_rows))
+    if view.get("waivers"):
+        out.append("")
+        out.append(table(["WAIVER", "RULE", "EXPIRES", "IN FORCE", "APPROVED BY", "REASON"], [
+            [w["id"], f"{w['pack']}/{w['rule']}", w["expires"], "yes" if w["in_force"] else "no",
+             w["approved_by"], w["reason"]] for w in view["waivers"]]))
     return "\n".join(out)
 
 
