@@ -149,3 +149,22 @@ def test_doctor_sends_the_publisher_token(tmp_path: Path, no_store: None) -> Non
     assert refused["bundles"]["status"] == "fail"
     assert "HTTP 401" in refused["bundles"]["detail"]
     assert "publisher token" in refused["bundles"]["detail"]
+
+
+# pack enforcements -> the doctor's verdict on them
+ENFORCEMENT_CASES = [
+    (["block", "warn"], "ok"),
+    (["warn"], "warn"),
+    (["warn", "shadow"], "warn"),
+    (["shadow", "shadow"], "warn"),
+    (["shadow", "require_approval"], "ok"),
+    (["sometimes"], "fail"),
+]
+
+
+@pytest.mark.parametrize("levels, status", ENFORCEMENT_CASES)
+def test_enforcement_check(levels: list[str], status: str) -> None:
+    from policypacks.deploy.doctor import enforcement_check
+
+    packs = [{"pack": f"p{i}", "enforcement": level} for i, level in enumerate(levels)]
+    assert enforcement_check(packs).status == status

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import OpaError
 from ..opa.binary import pinned_versions
-from ..vocabulary import ENFORCEMENTS, package_segment
+from ..vocabulary import AUTHORED_ENFORCEMENTS, ENFORCEMENTS, SHADOW, package_segment
 from .api import UNDEFINED, OpaApi
 
 PROBE_AGENT = "policypacks-doctor"
@@ -219,12 +219,17 @@ class Doctor:
 
 
 def enforcement_check(packs: list[dict[str, Any]]) -> Check:
-    unset = [p["pack"] for p in packs if p.get("enforcement") not in ENFORCEMENTS]
+    unset = [p["pack"] for p in packs if p.get("enforcement") not in AUTHORED_ENFORCEMENTS]
     if unset:
         return Check("enforcement", "fail", "no valid enforcement on: " + ", ".join(unset),
                      "set spec.enforcement on the pack (block, require_approval or warn)")
     levels = ", ".join(f"{p['pack']}={p['enforcement']}" for p in packs)
-    if all(p["enforcement"] == "warn" for p in packs):
+    if packs and all(p["enforcement"] == SHADOW for p in packs):
+        return Check("enforcement", "warn", f"every pack is in shadow mode ({levels}): "
+                     "nothing is enforced", "promote the packs once their shadow reports "
+                     "look right: policypacks violations stats --shadow, then "
+                     "policypacks promote PACK --to block")
+    if all(p["enforcement"] in ("warn", SHADOW) for p in packs):
         return Check("enforcement", "warn", f"every pack only warns ({levels}): nothing is "
                      "blocked", "set enforcement: block or require_approval on the packs "
                      "that must stop the agent")
