@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import Problems, warn
+from .errors import Problems, UsageError, warn
 from .load import Document, YMap
 from .model import Agent, Pack, Waiver
 from .schema import MISSING, Check, Ctx, Field, Id, Obj, Str, suggestion
@@ -25,6 +25,16 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]
 #: How soon an expiry is worth a warning.
 EXPIRY_NOTICE = timedelta(days=7)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_moment(text: str) -> datetime:
+    """An RFC 3339 date-time with an offset as an aware datetime; ValueError names why not."""
+    if not RFC3339.match(text):
+        raise ValueError(f"expected {Timestamp.label}, got {text!r}")
+    try:
+        return datetime.fromisoformat(text.upper().replace(" ", "T").replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date and time") from None
 
 
 class Timestamp(Check):
@@ -38,11 +48,10 @@ class Timestamp(Check):
             return value
         if not isinstance(value, str) or not RFC3339.match(value):
             return self.fail(value, ctx)
-        text = value.upper().replace(" ", "T").replace("Z", "+00:00")
         try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            ctx.error(f"{value!r} is not a real date and time")
+            return parse_moment(value)
+        except ValueError as exc:
+            ctx.error(str(exc))
             return MISSING
 
 
@@ -157,6 +166,14 @@ def rfc3339(moment: datetime) -> str:
 def expires_ns(moment: datetime) -> int:
     """Nanoseconds since the Unix epoch, exactly (what Rego's ``time.now_ns()`` counts)."""
     return (moment - EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def moment_ns(text: str) -> int:
+    """An RFC 3339 moment from the command line, as nanoseconds since the epoch."""
+    try:
+        return expires_ns(parse_moment(text))
+    except ValueError as exc:
+        raise UsageError(f"--at: {exc}") from None
 
 
 def waiver_data(waivers: dict[str, Waiver]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ before the expiry; the lifted violation is listed under `waived` with its waiver
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -286,3 +287,28 @@ def test_the_client_records_shadow_reports_and_waived_violations(tmp_path: Path)
     listed = subprocess.run([POLICYPACKS, "violations", "list", "--waived", "--store", store_url],
                             capture_output=True, text=True)
     assert "caps/cap" in listed.stdout and " w " in listed.stdout
+
+
+# eval --at: the decision as OPA gives it at another moment (the waiver expires 2030-01-01)
+AT_CASES = [
+    ([], 0, ALLOW),
+    (["--at", "2029-12-31T23:59:59Z"], 0, ALLOW),
+    (["--at", "2030-01-01T00:00:00Z"], 0, BLOCK),
+    (["--at", "2030-01-01T01:00:00+02:00"], 0, ALLOW),
+    (["--at", "2030-01-01"], 2, "--at: expected an RFC 3339 date-time"),
+    (["--at", "2030-02-30T00:00:00Z"], 2, "is not a real date and time"),
+]
+
+
+@pytest.mark.parametrize("args, code, expected", AT_CASES, ids=[" ".join(c[0]) for c in AT_CASES])
+def test_eval_at_a_moment(tmp_path: Path, args: list[str], code: int, expected: str) -> None:
+    repo = write_repo(tmp_path / "repo", [identity(), pack("p", BLOCK, [go()]), agent("bot"),
+                                          waiver("w", "bot", "p", "r", "2030-01-01T00:00:00Z")])
+    (tmp_path / "in.json").write_text('{"agent": "bot", "action": {"type": "go"}}')
+    proc = subprocess.run([POLICYPACKS, "eval", str(repo), "--input", str(tmp_path / "in.json"),
+                           *args], capture_output=True, text=True)
+    assert proc.returncode == code, proc.stderr
+    if code == 0:
+        assert json.loads(proc.stdout)["decision"] == expected
+    else:
+        assert expected in proc.stderr and proc.stdout == ""

@@ -24,6 +24,7 @@ from ..opa.testing import run_tests
 from ..pipeline import compile_path
 from ..validate import validate_repository
 from ..vocabulary import DECISIONS, strictness
+from ..waivers import moment_ns
 from .console import style
 from .options import JSON_OPT, REPO_ARG, command, emit_json
 
@@ -160,7 +161,10 @@ def read_input(source: str) -> Any:
               help="Input document (JSON or YAML); '-' reads stdin.")
 @click.option("--fail-on", type=click.Choice(DECISIONS[1:]),
               help="Exit 1 when the decision is at least this strict (for scripts).")
-def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
+@click.option("--at", "at", metavar="TIME",
+              help="Decide as OPA would at this moment (RFC 3339, e.g. 2027-07-01T00:00:00Z): "
+              "which waivers are in force then.")
+def eval_command(repo: Path, input_file: str, fail_on: str | None, at: str | None) -> None:
     """Print the decision (SPEC section 5) that OPA gives for an input.
 
     \b
@@ -171,8 +175,9 @@ def eval_command(repo: Path, input_file: str, fail_on: str | None) -> None:
     document = read_input(input_file)
     if not isinstance(document, dict):
         raise UsageError(f"{input_file}: the input must be a JSON object")
+    now_ns = moment_ns(at) if at else None
     _, compiled = compile_path(repo)
-    answer = evaluate.decision(compiled, document)
+    answer = evaluate.decision(compiled, document, now_ns)
     emit_json(answer)
     if fail_on and strictness(answer["decision"]) >= strictness(fail_on):
         sys.exit(EXIT_FAILURE)

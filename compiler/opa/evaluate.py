@@ -22,20 +22,24 @@ def query(compiled: CompiledPolicy, expression: str, input_doc: Any = None) -> A
                          input_doc=input_doc)
 
 
-def decisions(compiled: CompiledPolicy, inputs: list[Any]) -> list[dict[str, Any]]:
-    """The SPEC section 5 decision for each input, in order."""
+def decisions(compiled: CompiledPolicy, inputs: list[Any],
+              now_ns: int | None = None) -> list[dict[str, Any]]:
+    """The SPEC section 5 decision for each input, in order; with ``now_ns``, as OPA
+    decides when its clock reads that (nanoseconds since the epoch: waivers expire)."""
     if not inputs:
         return []
-    answer = query(compiled, "[d | some x in input; d := {prefix}.decision with input as x]",
-                   inputs)
+    clock = "" if now_ns is None else f" with time.now_ns as {int(now_ns)}"
+    answer = query(compiled, "[d | some x in input; d := {prefix}.decision with input as x"
+                   + clock + "]", inputs)
     if not isinstance(answer, list) or len(answer) != len(inputs):
         raise OpaError(f"OPA returned {type(answer).__name__} for {len(inputs)} inputs; "
                        "some decision was undefined")
     return answer
 
 
-def decision(compiled: CompiledPolicy, input_doc: Any) -> dict[str, Any]:
-    return decisions(compiled, [input_doc])[0]
+def decision(compiled: CompiledPolicy, input_doc: Any,
+             now_ns: int | None = None) -> dict[str, Any]:
+    return decisions(compiled, [input_doc], now_ns)[0]
 
 
 def effective(compiled: CompiledPolicy, agent_id: str) -> dict[str, Any] | None:
