@@ -298,7 +298,7 @@ CORPUS = [
         spec: {enforcement: block}
         ---
         apiVersion: policypacks/v1
-        kind: Policypack  #! kind must be one of Identity, PolicyPack, Agent, Tool; got string "Policypack" (did you mean 'PolicyPack'?)
+        kind: Policypack  #! kind must be one of Identity, PolicyPack, Agent, Tool, Waiver; got string "Policypack" (did you mean 'PolicyPack'?)
         metadata: {id: other}
         spec: {}
         ---
