@@ -169,7 +169,7 @@ CORPUS = [
         kind: PolicyPack
         metadata: {id: caps, category: ops}  #! metadata.category: must be one of brand, safety, compliance, operational, data_governance, escalation
         spec:
-          enforcement: deny  #! spec.enforcement: must be one of block, require_approval, warn; got string "deny"
+          enforcement: deny  #! spec.enforcement: must be one of block, require_approval, warn, shadow; got string "deny"
           scope: everyone  #! spec.scope: must be one of all, none; got string "everyone"
           rules:
             - {id: daily, type: spending_limit, max: 1, period: week}  #! spec.rules[0].period: must be one of transaction, hour, day, month
