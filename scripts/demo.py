@@ -50,6 +50,12 @@ def show(who: str, what: str, decision: Any) -> None:
               f"else {approval['fallback']})")
     for obligation in decision.obligations:
         print(f"{'':<16}obligation: {obligation}")
+    for report in decision.shadow:
+        print(f"{'':<16}shadow mode, not enforced: {report['pack']}/{report['rule']}: "
+              f"{report['message']}")
+    for lifted in decision.waived:
+        print(f"{'':<16}waived by {lifted['waiver']['id']} until {lifted['waiver']['expires']}: "
+              f"{lifted['pack']}/{lifted['rule']}")
 
 
 def session(opa_url: str) -> list[str]:
@@ -99,6 +105,10 @@ def session(opa_url: str) -> list[str]:
             requests.append(request.id)
     show("sales-bot", "one purchase of 600 USD", sales.check(
         {"type": "spend", "amount": 600, "currency": "USD"}))
+    show("sales-bot", "a pitch that guarantees results", sales.check(
+        {"type": "send_message", "content": {"text": "Guaranteed results in a week."}}))
+    show("sales-bot", "a refund in GBP (the UK pilot)", sales.check(
+        {"type": "refund", "amount": 40, "currency": "GBP", "order_id": "UK-7"}))
     show("rogue-bot", "an undeclared agent spends", rogue.check(
         {"type": "spend", "amount": 1, "currency": "USD"}))
     for client in (support, sales, rogue):
@@ -123,6 +133,7 @@ def main() -> int:
     print("\n== the audit trail the client recorded")
     policypacks("violations", "list", "--store", STORE)
     policypacks("violations", "stats", "--store", STORE)
+    policypacks("violations", "stats", "--shadow", "--store", STORE)
     policypacks("approvals", "list", "--store", STORE)
     print(NEXT_STEPS.format(store=STORE, bundle=BUNDLE.relative_to(ROOT)))
     return 0
