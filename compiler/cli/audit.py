@@ -185,9 +185,9 @@ def violations_stats(store_url: str | None, identity: str | None, agent: str | N
                       "ENFORCEMENT", "FIRST (UTC)", "LAST (UTC)"], rows))
     if shadow:
         total, allowed = sum(s["count"] for s in stats), sum(s["allowed"] for s in stats)
-        click.echo(f"\n{total} shadow-mode report(s); {allowed} of them on actions that were "
-                   "allowed: promoting these rules to block or require_approval would have "
-                   f"stopped {allowed} action(s) (count once per rule)")
+        click.echo(f"\n{total} shadow-mode report(s), {allowed} on actions that went ahead: "
+                   "promoted to block or require_approval, these rules would have stopped "
+                   "those actions")
     if by_day:
         day_rows = [[f"{s['pack']}/{s['rule']}", s["agent"], day, str(n)]
                     for s in stats for day, n in s["per_day"].items()]
