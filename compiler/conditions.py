@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problems
+from .input_contract import FIELDS, TYPE_TEXT
 from .load import Document
-from .schema import MISSING, Ctx, describe, suggestion
+from .schema import MISSING, Ctx, describe, regex_warnings, suggestion
 
 FIELD_PATH = re.compile(r"^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$")
 OPERATORS = ("equals", "not_equals", "gt", "gte", "lt", "lte", "in", "not_in", "contains",
@@ -107,7 +108,72 @@ def _check_leaf(value: dict, ctx: Ctx) -> Any:
     operand = _check_operand(op, value[op], ctx.at(value, op)) if op else MISSING
     if unknown or not ok or operand is MISSING:
         return MISSING
+    assert op is not None
+    if not _check_kinds(path, op, operand, ctx.at(value, op)):
+        return MISSING
     return ("leaf", {"field": path.split("."), "op": op, "value": operand})
+
+
+#: JSON type of each documented input field a condition can name (docs/input.md), with
+#: ``*`` for any one segment (``usage.actions.*.day``); list members have no path.
+_DOCUMENTED = {tuple(f.path.split(".")): f.type for f in FIELDS if "[]" not in f.path}
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_SCALAR_OPS = ("equals", "not_equals", "gt", "gte", "lt", "lte")
+_STRING_OPS = ("matches", "starts_with", "ends_with")
+
+
+def documented_type(path: str) -> str | None:
+    """The JSON type the input contract gives the field at ``path``, or None."""
+    segments = path.split(".")
+    for documented, kind in _DOCUMENTED.items():
+        if len(documented) == len(segments) and all(
+                d in ("*", s) for d, s in zip(documented, segments, strict=True)):
+            return kind
+    return None
+
+
+def _json_type(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else None
+
+
+def _unquoted(operand: Any) -> str:
+    """``; write 10 without quotes`` for a string that reads as a number or boolean."""
+    text = operand.strip() if isinstance(operand, str) else ""
+    if text.lower() in ("true", "false"):
+        return f"; write {text.lower()} without quotes"
+    return f"; write {text} without quotes" if _NUMBER_TEXT.fullmatch(text) else ""
+
+
+def _check_kinds(path: str, op: str, operand: Any, ctx: Ctx) -> bool:
+    """A comparison that can never hold (or never fail) for the field's type: an error
+    when the input contract documents the field (``action.amount`` with ``gt: "100"``),
+    a warning when a string that reads as a number or boolean meets an undocumented one.
+    False: an error was reported."""
+    field_type = documented_type(path)
+    if field_type in ("number", "string", "boolean"):
+        operand_type = "string" if op in _STRING_OPS else _json_type(operand)
+        if op in _SCALAR_OPS + _STRING_OPS and operand_type and operand_type != field_type:
+            outcome = "always holds" if op == "not_equals" else "never holds"
+            ctx.error(f"{path} is {TYPE_TEXT[field_type]} (docs/input.md), so {op!r} "
+                      f"{'' if op in _STRING_OPS else f'with {describe(operand)} '}{outcome}"
+                      + _unquoted(operand))
+            return False
+        return True
+    if not isinstance(operand, str):
+        return True
+    text = operand.strip()
+    if op in ("gt", "gte", "lt", "lte") and _NUMBER_TEXT.fullmatch(text):
+        ctx.warn(f"{op!r} with the string {json.dumps(operand)} compares text: it never holds "
+                 f"for a field that is a number (a number and a string do not compare), and "
+                 f"text compares by character (\"9\" is after \"10\"){_unquoted(operand)}")
+    elif op in ("equals", "not_equals") and text.lower() in ("true", "false"):
+        ctx.warn(f"{op!r} compares with the string {json.dumps(operand)}: a field that is true "
+                 f"or false never equals it{_unquoted(operand)}")
+    return True
 
 
 def _check_operand(op: str, operand: Any, ctx: Ctx) -> Any:
@@ -130,6 +196,7 @@ def _check_operand(op: str, operand: Any, ctx: Ctx) -> Any:
             return MISSING
         if op == "matches":
             ctx.regexes.append((ctx.loc(), operand))
+            regex_warnings(operand, ctx)
     return operand
 
 

@@ -7,6 +7,9 @@ code the error class carries, so no user mistake ever ends in a traceback.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,12 +76,33 @@ class OpaError(PolicyError):
 
 @dataclass
 class Problems:
-    """Collects problems during a pass; raise them all at once at the end."""
+    """Collects problems (and warnings) during a pass; raise them all at once at the end."""
 
     items: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def add(self, location: Location, message: str) -> None:
         self.items.append(Problem(location, message))
+
+    def warn(self, location: Location, message: str) -> None:
+        """A finding worth saying that is not an error (see :func:`warn`)."""
+        self.warnings.append(Problem(location, message))
+
+    @contextmanager
+    def collecting(self) -> Iterator[Problems]:
+        """While inside, :func:`warn` anywhere adds to these warnings."""
+        token = _collector.set(self)
+        try:
+            yield self
+        finally:
+            _collector.reset(token)
+
+    def emit_warnings(self) -> None:
+        """Each warning, sorted by place and once, as a :class:`PolicyWarning`: the CLI
+        prints them (``FILE:LINE: warning: message``), a library caller gets Python
+        warnings."""
+        for problem in sorted(set(self.warnings)):
+            warnings.warn(PolicyWarning(problem.location, problem.message), stacklevel=3)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -96,13 +120,28 @@ class PolicyWarning(UserWarning):
     prints each on stderr as ``FILE:LINE: warning: message``."""
 
     def __init__(self, location: Location, message: str):
-        super().__init__(f"{location}: warning: {message}")
+        where = f"{location.field}: " if location.field else ""
+        super().__init__(f"{location}: warning: {where}{message}")
         self.location = location
         self.text = message
 
 
+_collector: ContextVar[Problems | None] = ContextVar("policypacks_warnings", default=None)
+
+
 def warn(location: Location, message: str) -> None:
-    warnings.warn(PolicyWarning(location, message), stacklevel=2)
+    """Say something worth saying that is not an error, at ``location``: the one call
+    every check makes (``ctx.warn(message)`` inside a schema check does the same at the
+    value's own place).
+
+    During :func:`policypacks.validate.validate_repository` the warning joins that
+    run's (sorted, once each, listed by ``--json``, fatal with ``--strict``); anywhere
+    else it is raised at once as a :class:`PolicyWarning`."""
+    sink = _collector.get()
+    if sink is not None:
+        sink.warn(location, message)
+    else:
+        warnings.warn(PolicyWarning(location, message), stacklevel=2)
 
 
 def display_path(path: Path, base: Path | None = None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,12 @@ class Ctx:
 
     def error(self, message: str) -> None:
         self.problems.add(self.loc(), message)
+
+    def warn(self, message: str) -> None:
+        """A warning at this value's place (docs/validation.md): printed as
+        ``FILE:LINE: warning: field: message``, never changes the exit code unless
+        ``--strict``."""
+        self.problems.warn(self.loc(), message)
 
 
 def describe(value: Any) -> str:
@@ -134,6 +141,49 @@ class Enum(Check):
         return MISSING
 
 
+#: Control characters YAML's double-quoted escapes produce, by name and escape.
+CONTROL_NAMES = {"\0": ("NUL", "\\0"), "\a": ("bell", "\\a"), "\b": ("backspace", "\\b"),
+                 "\v": ("vertical tab", "\\v"), "\f": ("form feed", "\\f"),
+                 "\x1b": ("escape", "\\e")}
+
+
+def control_characters(value: str) -> list[str]:
+    """The control characters in ``value`` other than tab, newline and carriage return,
+    each once, in order: what a backslash escape in YAML double quotes (``"\\b"``) made."""
+    found: list[str] = []
+    for char in value:
+        if char not in "\t\n\r" and unicodedata.category(char) == "Cc" and char not in found:
+            found.append(char)
+    return found
+
+
+def control_character_warning(value: str, what: str, literal: bool = False) -> str | None:
+    """The warning for a pattern (or a literal term, ``literal``) that holds control
+    characters, or None: which ones, and how to write what was probably meant."""
+    found = control_characters(value)
+    if not found:
+        return None
+    chars = ", ".join(f"U+{ord(c):04X}" + (f" ({CONTROL_NAMES[c][0]})" if c in CONTROL_NAMES
+                                           else "") for c in found)
+    plural = "s" if len(found) > 1 else ""
+    message = f"{what} contains the control character{plural} {chars}"
+    if "\b" in found and not literal:  # the usual one: "\bword\b" meant as boundaries
+        return (f"{message}: in YAML double quotes \"\\b\" becomes a backspace, not RE2's "
+                "word boundary \\b; write the pattern in single quotes ('\\bword\\b') or as "
+                "\"\\\\b\"")
+    return (f"{message}, which text almost never holds: a backslash escape in YAML double "
+            f"quotes made {'them' if plural else 'it'}; write the {what} in single quotes")
+
+
+def regex_warnings(value: str, ctx: Ctx) -> None:
+    """What is worth saying about a valid-looking pattern (docs/validation.md)."""
+    warning = control_character_warning(value, "pattern")
+    if warning:
+        ctx.warn(warning)
+    if value == "":
+        ctx.warn("an empty pattern matches every text")
+
+
 @dataclass
 class Regex(Check):
     """An RE2 pattern; its validity is checked later in one batch through OPA."""
@@ -144,6 +194,7 @@ class Regex(Check):
         if not isinstance(value, str):
             return self.fail(value, ctx)
         ctx.regexes.append((ctx.loc(), value))
+        regex_warnings(value, ctx)
         return value
 
 

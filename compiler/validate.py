@@ -126,9 +126,28 @@ COMMON_RULE_FIELDS = {
 }
 
 
-def validate_repository(root: Path) -> Repository:
-    """Load and check the repository at ``root``; raise ValidationFailed with every problem."""
+def validate_repository(root: Path, strict: bool = False) -> Repository:
+    """Load and check the repository at ``root``; raise ValidationFailed with every problem.
+
+    Warnings (docs/validation.md) are raised as :class:`PolicyWarning`, sorted by place,
+    whether or not the repository is valid; ``strict`` makes any warning fail the
+    validation too (``--strict``)."""
     problems = Problems()
+    try:
+        with problems.collecting():
+            repository = _validate(root, problems)
+    finally:
+        problems.emit_warnings()
+    if strict and problems.warnings:
+        count = len(set(problems.warnings))
+        problems.add(Location(display_path(root)),
+                     f"{count} warning{'s' if count != 1 else ''}, and --strict (strict "
+                     "validation) treats warnings as errors")
+        problems.raise_if_any()
+    return repository
+
+
+def _validate(root: Path, problems: Problems) -> Repository:
     if not root.is_dir():
         problems.add(Location(display_path(root)), "not a directory")
         problems.raise_if_any()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from ..schema import Field, ListOf, Number, Str
+from ..schema import MISSING, Ctx, Field, ListOf, Number, Str, control_character_warning
 
 # RE2's metacharacters (Go's regexp.QuoteMeta escapes exactly these).
 _RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
@@ -18,15 +20,80 @@ def quote_meta(literal: str) -> str:
     return _RE2_SPECIAL.sub(r"\\\1", literal)
 
 
+#: RE2's word characters (``\w``, and what ``\b`` looks for): ASCII only.
+WORD_CHARACTER = re.compile(r"[A-Za-z0-9_]")
+
+
+def _edges(literal: str) -> tuple[str, str]:
+    """The boundaries of a whole-word match for ``literal``: the term must not touch a
+    word character on either side. At an edge that is a word character that is RE2's
+    ``\b`` (SPEC 4); at an edge that is not (``C++``, ``$100``, ``.NET``), ``\b`` would
+    demand a word character *next to* the term, so the boundary is the start or end of
+    the text or a non-word character instead (an extension of SPEC, docs/validation.md;
+    RE2 has no look-arounds, so it consumes that character, which only ``regex.match``
+    reads)."""
+    left = r"\b" if WORD_CHARACTER.match(literal[:1]) else r"(?:^|\W)"
+    right = r"\b" if WORD_CHARACTER.match(literal[-1:]) else r"(?:\W|$)"
+    return left, right
+
+
 def word_pattern(literal: str) -> str:
     """Whole-word, case-insensitive RE2 pattern for a literal keyword or term (SPEC 4)."""
-    return rf"(?i)\b{quote_meta(literal)}\b"
+    left, right = _edges(literal)
+    return f"(?i){left}{quote_meta(literal)}{right}"
 
 
 def words_pattern(literals: list[str]) -> str:
     """One whole-word, case-insensitive RE2 pattern matching any of the literals: a
-    keyword list costs one regex evaluation, not one per keyword."""
-    return rf"(?i)\b(?:{'|'.join(quote_meta(literal) for literal in literals)})\b"
+    keyword list costs one regex evaluation, not one per keyword. Literals are grouped
+    by their edges (:func:`_edges`); the usual list, every term starting and ending with
+    a word character, is one ``\b(?:a|b)\b``."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for literal in literals:
+        groups.setdefault(_edges(literal), []).append(quote_meta(literal))
+    parts = [f"{left}(?:{'|'.join(quoted)}){right}"
+             for (left, right), quoted in sorted(groups.items(), key=_plain_first)]
+    return "(?i)" + (parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})")
+
+
+def _plain_first(item: tuple[tuple[str, str], list[str]]) -> tuple[bool, str, str]:
+    (left, right), _ = item
+    return (left != r"\b" or right != r"\b", left, right)
+
+
+NON_BLANK = re.compile(r"[\s\S]*\S[\s\S]*")
+
+
+@dataclass
+class Term(Str):
+    """A literal word or phrase matched whole (a terminology term, a topic keyword).
+
+    Blank is an error: ``""`` or ``" "`` would match at nearly every word boundary, so a
+    rule with one would fire on every text. Control characters and whitespace at the
+    ends are warnings: the term can only match text that has them."""
+
+    what: str = "term"
+
+    def __post_init__(self) -> None:
+        self.pattern, self.non_empty = NON_BLANK, True
+        self.hint = "a word or phrase, not blank"
+        self.label = f"a {self.what} (a literal word or phrase)"
+
+    def __call__(self, value: Any, ctx: Ctx) -> Any:
+        if not isinstance(value, str):
+            return self.fail(value, ctx)
+        if not value.strip():
+            ctx.error(f"a blank {self.what} ({json.dumps(value)}) would match almost every "
+                      f"text: write a word or phrase, or remove it")
+            return MISSING
+        warning = control_character_warning(value, self.what, literal=True)
+        if warning:
+            ctx.warn(warning)
+        if value != value.strip():
+            ctx.warn(f"{self.what} {json.dumps(value)} starts or ends with whitespace, which is "
+                     f"part of the {self.what}: it matches only where the text has that "
+                     f"whitespace too; remove it")
+        return value
 
 
 def any_of(patterns: list[str]) -> str:

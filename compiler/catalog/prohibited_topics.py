@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from ..schema import Field, ListOf, MapOf, Regex, Str
+from ..schema import Field, ListOf, MapOf, Regex
 from . import CompileContext, Example, RuleType
-from ._common import actions_field, any_of, words_pattern
+from ._common import Term, actions_field, any_of, words_pattern
 
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
@@ -30,7 +30,7 @@ RULE_TYPE = RuleType(
         "patterns matches, or the topic's name is in `content.topics`."
     ),
     params={
-        "topics": Field(MapOf(ListOf(Str(non_empty=True)))),
+        "topics": Field(MapOf(ListOf(Term(what="keyword")))),
         "patterns": Field(MapOf(ListOf(Regex()))),
         "actions": actions_field(),
     },
@@ -40,7 +40,11 @@ RULE_TYPE = RuleType(
         "actions": "narrow the rule to these action types (default: every action with content)",
     },
     compile=_compile,
-    notes="Keywords are literal text: `$`, `.`, `(` or `\\` in a keyword match themselves.",
+    notes="""\
+Keywords are literal text: `$`, `.`, `(` or `\\` in a keyword match themselves. Whole word
+means the keyword does not touch a letter, digit or `_` on either side; a keyword that
+starts or ends with another character (`C++`, `$100`) matches where it stands alone (an
+extension of SPEC, see [validation](../validation.md)). A blank keyword is an error.""",
     examples=[
         Example("keyword as a whole word", {"topics": {"politics": ["election"]}},
                 {"action": {"type": "send_message", "content": {"text": "The Election is near"}}},
@@ -52,6 +56,12 @@ RULE_TYPE = RuleType(
                             "content": {"text": "any side effects?"}}}, "violated"),
         Example("keyword with metacharacters is literal", {"topics": {"x": ["a.b"]}},
                 {"action": {"type": "send_message", "content": {"text": "axb"}}}, "ok"),
+        Example("keyword ending in a symbol", {"topics": {"lang": ["C++"]}},
+                {"action": {"type": "send_message", "content": {"text": "Hire C++ devs"}}},
+                "violated"),
+        Example("keyword starting with a symbol", {"topics": {"money": ["$100", "refund"]}},
+                {"action": {"type": "send_message", "content": {"text": "($100)"}}},
+                "violated"),
         Example("pattern", {"patterns": {"crypto": ["(?i)bit ?coin"]}},
                 {"action": {"type": "send_message", "content": {"text": "buy BITCOIN"}}},
                 "violated"),

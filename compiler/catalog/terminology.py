@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schema import Field, ListOf, MapOf, Str
+from ..schema import Field, ListOf, MapOf
 from . import CompileContext, Example, RuleType
-from ._common import actions_field, word_pattern, words_pattern
-from ._text import TEXT_ACTIONS_DOC
+from ._common import Term, actions_field, word_pattern, words_pattern
+from ._text import REQUIRED_TEXT, TEXT_ACTIONS_DOC
 
-TERM = Str(non_empty=True)
+TERM = Term(what="term")
 
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
@@ -36,7 +36,7 @@ RULE_TYPE = RuleType(
         "message names the preferred term."
     ),
     params={
-        "replace": Field(MapOf(TERM)),
+        "replace": Field(MapOf(REQUIRED_TEXT, key=TERM)),
         "forbid": Field(ListOf(TERM)),
         "actions": actions_field(),
     },
@@ -48,8 +48,12 @@ RULE_TYPE = RuleType(
     compile=_compile,
     notes="""\
 Terms are literal words or phrases, matched whole and case-insensitively: `$`, `.`, `(`,
-quotes or `\\` in a term match themselves. A term must start and end with a letter, digit
-or `_` to have word boundaries at its ends.""",
+quotes or `\\` in a term match themselves. Whole means the term does not touch a letter,
+digit or `_` on either side. A term that starts or ends with another character (`C++`,
+`$100`, `.NET`) matches too: at such an edge the boundary is the start or end of the text
+or any character but a letter, digit or `_` (RE2's `\\b` alone would need a word
+character there; an extension of SPEC, see [validation](../validation.md)). A blank term
+is an error; a term with control characters or spaces at its ends gets a warning.""",
     examples=[
         Example("replaced term found", {"replace": {"customer": "client"}},
                 _message("Dear customer, thanks"), "violated"),
@@ -70,6 +74,20 @@ or `_` to have word boundaries at its ends.""",
         Example("term with a dot", {"forbid": ["acme.inc"]}, _message("see acme.inc"), "violated"),
         Example("dot in a term is no wildcard", {"forbid": ["acme.inc"]},
                 _message("see acmexinc"), "ok"),
+        Example("term ending in a symbol", {"forbid": ["C++"]},
+                _message("We write c++, mostly"), "violated"),
+        Example("term ending in a symbol at the end of the text", {"forbid": ["C++"]},
+                _message("We write C++"), "violated"),
+        Example("term ending in a symbol, glued to a word", {"forbid": ["C++"]},
+                _message("C++11 it is"), "ok"),
+        Example("term starting with a symbol", {"forbid": [".NET"]},
+                _message(".net developers"), "violated"),
+        Example("term starting with a symbol, glued to a word", {"forbid": [".NET"]},
+                _message("ASP.NET"), "ok"),
+        Example("term starting with a symbol, word after it", {"replace": {"$100": "100 USD"}},
+                _message("only $1000 left"), "ok"),
+        Example("symbol and word terms together", {"forbid": ["guarantee", "$100"]},
+                _message("costs $100."), "violated"),
         Example("no text, nothing to check", {"forbid": ["guarantee"]},
                 {"action": {"type": "send_message", "content": {"subject": "guarantee"}}}, "ok"),
         Example("actions narrow the rule", {"forbid": ["guarantee"], "actions": ["send_email"]},

@@ -26,28 +26,34 @@ from ..validate import validate_repository
 from ..vocabulary import DECISIONS, strictness
 from ..waivers import moment_ns
 from .console import style
-from .options import JSON_OPT, REPO_ARG, command, emit_json
+from .options import JSON_OPT, REPO_ARG, STRICT_OPT, command, emit_json, warnings_json
 
 
 @command()
 @REPO_ARG
+@STRICT_OPT
 @JSON_OPT
-def validate(repo: Path, as_json: bool) -> None:
+def validate(repo: Path, strict: bool, as_json: bool) -> None:
     """Check the repository: schemas, references, ids, RE2 regular expressions.
 
-    Prints every problem as FILE:LINE: message and exits 2 if there is any.
+    Prints every problem as FILE:LINE: message and exits 2 if there is any; warnings
+    (FILE:LINE: warning: message) leave the exit code alone unless --strict.
     """
-    parsed = validate_repository(repo)
+    parsed = validate_repository(repo, strict=strict)
     rules = sum(len(p.rules) for p in parsed.packs.values())
+    found = warnings_json()
     summary = {"valid": True, "identity": parsed.identity.id, "packs": len(parsed.packs),
-               "agents": len(parsed.agents), "rules": rules, "waivers": len(parsed.waivers)}
+               "agents": len(parsed.agents), "rules": rules, "waivers": len(parsed.waivers),
+               "warnings": found}
     if as_json:
         emit_json(summary)
     else:
         waivers = f", {len(parsed.waivers)} waivers" if parsed.waivers else ""
+        warned = (", " + style(f"{len(found)} warning{'s' if len(found) != 1 else ''}", "warn")
+                  if found else "")
         click.echo(style("ok", "ok") + f": identity {parsed.identity.id}, "
                    f"{len(parsed.packs)} packs, {rules} rules, {len(parsed.agents)} agents"
-                   + waivers)
+                   + waivers + warned)
 
 
 @command()
@@ -60,21 +66,22 @@ def validate(repo: Path, as_json: bool) -> None:
               help="Sign the bundle with this key (PEM private key, or HMAC secret file).")
 @click.option("--signing-alg", default="RS256", show_default=True,
               help="JWT algorithm for --signing-key (RS256, ES256, HS256, ...).")
+@STRICT_OPT
 @JSON_OPT
 def build(repo: Path, output: Path, revision: str | None, signing_key: Path | None,
-          signing_alg: str, as_json: bool) -> None:
+          signing_alg: str, strict: bool, as_json: bool) -> None:
     """Build the OPA bundle: byte-identical for identical input.
 
     The bundle holds a .manifest (revision, roots, rego_version), the generated Rego
     and the repository as data, under policypacks/<identity>/ so that bundles of
     several identities load into one OPA side by side.
     """
-    _, compiled = compile_path(repo, revision)
+    _, compiled = compile_path(repo, revision, strict=strict)
     signing = (signing_key, signing_alg) if signing_key else None
     data = write_bundle(compiled, output, signing=signing)
     result = {"bundle": str(output), "revision": compiled.config["revision"],
               "root": compiled.root, "sha256": hashlib.sha256(data).hexdigest(),
-              "signed": bool(signing_key)}
+              "signed": bool(signing_key), "warnings": warnings_json()}
     if as_json:
         emit_json(result)
     else:
@@ -84,14 +91,15 @@ def build(repo: Path, output: Path, revision: str | None, signing_key: Path | No
 
 @command()
 @REPO_ARG
+@STRICT_OPT
 @JSON_OPT
-def test(repo: Path, as_json: bool) -> None:
+def test(repo: Path, strict: bool, as_json: bool) -> None:
     """Run opa check --strict, the generated Rego tests and every pack example.
 
     A failing example shows its pack, its name, the expected and the actual decision.
     Exits 1 when anything fails.
     """
-    parsed, compiled = compile_path(repo, revision="test")
+    parsed, compiled = compile_path(repo, revision="test", strict=strict)
     report = run_tests(parsed, compiled)
     failed = [e for e in report.examples if not e.passed]
     if as_json:
@@ -102,6 +110,7 @@ def test(repo: Path, as_json: bool) -> None:
                           "expect": e.example.expect, "expected_violations":
                           e.example.violations, "actual": e.actual}
                          for e in report.examples],
+            "warnings": warnings_json(),
         })
     else:
         for line in report.check_errors:

@@ -50,6 +50,19 @@ def error_line(line: str) -> str:
     return style(match[1], "place") + match[2] + style(line[match.end():], "error")
 
 
+WARNING = re.compile(r"^(?P<place>.*?: )?(?P<word>warning:)(?P<rest>.*)$", re.DOTALL)
+
+
+def warning_line(line: str) -> str:
+    """A warning line (``FILE:LINE: warning: message``) with its place in bold and the
+    word "warning:" in yellow."""
+    match = WARNING.match(line)
+    if not match:
+        return style(line, "warn")
+    place = style(match["place"].rstrip(), "place") + " " if match["place"] else ""
+    return place + style(match["word"], "warn") + match["rest"]
+
+
 def is_terminal(stream: IO[str]) -> bool:
     try:
         return stream.isatty()

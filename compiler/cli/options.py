@@ -21,6 +21,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 REPO_ARG = click.argument("repo", required=False, default=".",
                           type=click.Path(file_okay=False, path_type=Path))
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+STRICT_OPT = click.option("--strict", "--warnings-as-errors", "strict", is_flag=True,
+                          help="Fail (exit 2, nothing written) when validation warns.")
 STORE_OPT = click.option("--store", "store_url", envvar=ENV_STORE, show_envvar=True,
                          metavar="URL", help="The store: sqlite:////abs/path/store.db "
                          "(four slashes for an absolute path), sqlite:///relative.db, or "
@@ -36,9 +38,11 @@ def report(exc: PolicyError) -> None:
 
 
 def failure_json(exc: PolicyError) -> dict[str, Any]:
-    """What ``--json`` prints on stdout when a command fails: always ``ok``, ``error``
-    and ``exit_code``; for an invalid repository also ``valid`` and every problem."""
-    result: dict[str, Any] = {"ok": False, "error": str(exc), "exit_code": exc.exit_code}
+    """What ``--json`` prints on stdout when a command fails: always ``ok``, ``error``,
+    ``exit_code`` and ``warnings``; for an invalid repository also ``valid`` and every
+    problem."""
+    result: dict[str, Any] = {"ok": False, "error": str(exc), "exit_code": exc.exit_code,
+                              "warnings": warnings_json()}
     if isinstance(exc, ValidationFailed):
         result["valid"] = False
         result["errors"] = [{"file": p.location.file, "line": p.location.line or None,
@@ -47,22 +51,42 @@ def failure_json(exc: PolicyError) -> dict[str, Any]:
     return result
 
 
+_WARNINGS_KEY = "policypacks.warnings"
+
+
 @contextmanager
-def printing_warnings() -> Iterator[None]:
-    """Print every :class:`PolicyWarning` on stderr as it is raised (``FILE:LINE: warning:
-    message``); other Python warnings go where they always go."""
+def printing_warnings() -> Iterator[list[PolicyWarning]]:
+    """The one place warnings reach a person: every :class:`PolicyWarning` is printed on
+    stderr as it is raised (``FILE:LINE: warning: message``, "warning:" in yellow on a
+    terminal) and kept for ``--json`` (:func:`warnings_json`); other Python warnings go
+    where they always go."""
+    from .console import warning_line
+
     shown = warnings.showwarning
+    seen: list[PolicyWarning] = []
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[_WARNINGS_KEY] = seen
 
     def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, PolicyWarning):
-            click.echo(str(message), err=True)
+        if isinstance(message, PolicyWarning):
+            seen.append(message)
+            click.echo(warning_line(str(message)), err=True)
         else:
             shown(message, category, *args, **kwargs)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", PolicyWarning)
         warnings.showwarning = show
-        yield
+        yield seen
+
+
+def warnings_json() -> list[dict[str, Any]]:
+    """The warnings this command printed, as ``--json`` lists them."""
+    context = click.get_current_context(silent=True)
+    found: list[PolicyWarning] = context.meta.get(_WARNINGS_KEY, []) if context else []
+    return [{"file": w.location.file, "line": w.location.line or None,
+             "field": w.location.field or None, "message": w.text} for w in found]
 
 
 class ReportsErrors(click.Command):
