@@ -118,7 +118,8 @@ def _check_leaf(value: dict, ctx: Ctx) -> Any:
 #: ``*`` for any one segment (``usage.actions.*.day``); list members have no path.
 _DOCUMENTED = {tuple(f.path.split(".")): f.type for f in FIELDS if "[]" not in f.path}
 _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_SCALAR_OPS = ("equals", "not_equals", "gt", "gte", "lt", "lte")
+_ORDER_OPS = ("gt", "gte", "lt", "lte")
+_SCALAR_OPS = ("equals", "not_equals", *_ORDER_OPS)
 _STRING_OPS = ("matches", "starts_with", "ends_with")
 
 
@@ -149,24 +150,29 @@ def _unquoted(operand: Any) -> str:
 
 
 def _check_kinds(path: str, op: str, operand: Any, ctx: Ctx) -> bool:
-    """A comparison that can never hold (or never fail) for the field's type: an error
-    when the input contract documents the field (``action.amount`` with ``gt: "100"``),
-    a warning when a string that reads as a number or boolean meets an undocumented one.
-    False: an error was reported."""
+    """A comparison that can never hold (or never fail) for the field's type. When the
+    input contract documents the field: ``gt``/``gte``/``lt``/``lte`` against the wrong
+    type is an error (``action.amount`` with ``gt: "100"``), ``equals``, ``not_equals``
+    and the string operators a warning. For an undocumented field, a string that reads as
+    a number (ordering) or a boolean (``equals``) is a warning. False: an error was
+    reported."""
     field_type = documented_type(path)
     if field_type in ("number", "string", "boolean"):
         operand_type = "string" if op in _STRING_OPS else _json_type(operand)
         if op in _SCALAR_OPS + _STRING_OPS and operand_type and operand_type != field_type:
             outcome = "always holds" if op == "not_equals" else "never holds"
-            ctx.error(f"{path} is {TYPE_TEXT[field_type]} (docs/input.md), so {op!r} "
-                      f"{'' if op in _STRING_OPS else f'with {describe(operand)} '}{outcome}"
-                      + _unquoted(operand))
-            return False
+            message = (f"{path} is {TYPE_TEXT[field_type]} (docs/input.md), so {op!r} "
+                       f"{'' if op in _STRING_OPS else f'with {describe(operand)} '}{outcome}"
+                       + _unquoted(operand))
+            if op in _ORDER_OPS:
+                ctx.error(message)
+                return False
+            ctx.warn(message)
         return True
     if not isinstance(operand, str):
         return True
     text = operand.strip()
-    if op in ("gt", "gte", "lt", "lte") and _NUMBER_TEXT.fullmatch(text):
+    if op in _ORDER_OPS and _NUMBER_TEXT.fullmatch(text):
         ctx.warn(f"{op!r} with the string {json.dumps(operand)} compares text: it never holds "
                  f"for a field that is a number (a number and a string do not compare), and "
                  f"text compares by character (\"9\" is after \"10\"){_unquoted(operand)}")

@@ -65,7 +65,8 @@ def re2(pattern: str) -> re.Pattern[str]:
 def whole_word(term: str, text: str) -> bool:
     # \b boundaries as RE2 has them: ASCII word characters only, and not case-folded
     # (under Python's IGNORECASE `[A-Za-z]` would also match U+017F and U+212A).
-    # The generator only writes terms that start and end with a word character.
+    # A term is whole when no word character touches it on either side, whatever its own
+    # first and last characters are (C++, $100: docs/validation.md).
     pat = f"(?-i:(?<![{WORD}]))" + re.escape(term) + f"(?-i:(?![{WORD}]))"
     return re.search(pat, text, re.IGNORECASE) is not None
 

@@ -41,8 +41,17 @@ KEYS = ["k1", "k2", "tone", "attachment", "signature", "spending_limit:USD:day"]
 CLASSES = ["pii", "financial", "health", "public"]
 SIGS = ["-- Acme", "Best, Bot"]
 DISCLAIMERS = ["Not financial advice", "Terms apply"]
-KEYWORDS = ["refund", "lawsuit", "crypto coin", "guarantee"]
+# C++ and $100: terms whose edges are not word characters (docs/validation.md)
+KEYWORDS = ["refund", "lawsuit", "crypto coin", "guarantee", "C++", "$100"]
 WORDS = [
+    "C++",
+    "c++,",
+    "C++11",
+    "xC++",
+    "$100",
+    "($100)",
+    "$1000",
+    "US$100",
     "hello",
     "refund",
     "Refund",
