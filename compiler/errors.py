@@ -80,6 +80,7 @@ class Problems:
 
     items: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
     def add(self, location: Location, message: str) -> None:
         self.items.append(Problem(location, message))
@@ -87,6 +88,11 @@ class Problems:
     def warn(self, location: Location, message: str) -> None:
         """A finding worth saying that is not an error (see :func:`warn`)."""
         self.warnings.append(Problem(location, message))
+
+    def note(self, location: Location, message: str) -> None:
+        """Less than a warning: what was done on the user's behalf (a file skipped).
+        Printed as ``FILE:LINE: note: message``; ``--strict`` does not fail on notes."""
+        self.notes.append(Problem(location, message))
 
     @contextmanager
     def collecting(self) -> Iterator[Problems]:
@@ -101,6 +107,8 @@ class Problems:
         """Each warning, sorted by place and once, as a :class:`PolicyWarning`: the CLI
         prints them (``FILE:LINE: warning: message``), a library caller gets Python
         warnings."""
+        for problem in sorted(set(self.notes)):
+            warnings.warn(PolicyNote(problem.location, problem.message), stacklevel=3)
         for problem in sorted(set(self.warnings)):
             warnings.warn(PolicyWarning(problem.location, problem.message), stacklevel=3)
 
@@ -119,11 +127,20 @@ class PolicyWarning(UserWarning):
     turn them into errors with ``-W error::policypacks.errors.PolicyWarning``); the CLI
     prints each on stderr as ``FILE:LINE: warning: message``."""
 
+    severity = "warning"
+
     def __init__(self, location: Location, message: str):
         where = f"{location.field}: " if location.field else ""
-        super().__init__(f"{location}: warning: {where}{message}")
+        super().__init__(f"{location}: {self.severity}: {where}{message}")
         self.location = location
         self.text = message
+
+
+class PolicyNote(PolicyWarning):
+    """A note (``FILE:LINE: note: message``): something done on the user's behalf, such
+    as skipping a YAML file that is not a policy file. Never fatal, even with --strict."""
+
+    severity = "note"
 
 
 _collector: ContextVar[Problems | None] = ContextVar("policypacks_warnings", default=None)
@@ -142,6 +159,15 @@ def warn(location: Location, message: str) -> None:
         sink.warn(location, message)
     else:
         warnings.warn(PolicyWarning(location, message), stacklevel=2)
+
+
+def note(location: Location, message: str) -> None:
+    """Like :func:`warn`, for a :class:`PolicyNote`."""
+    sink = _collector.get()
+    if sink is not None:
+        sink.note(location, message)
+    else:
+        warnings.warn(PolicyNote(location, message), stacklevel=2)
 
 
 def display_path(path: Path, base: Path | None = None) -> str:

@@ -8,7 +8,7 @@ own name and never opened), only regular files are read, each at most
 itself is built under the limits of :mod:`.yaml_values`.
 
 Which documents: a file none of whose documents looks like a policy document (a
-docker-compose.yaml, a CI workflow) is skipped with a warning. Everything else is
+docker-compose.yaml, a CI workflow) is skipped with a note. Everything else is
 reported as ``FILE:LINE`` problems; a file that failed to load marks the load incomplete,
 so that validation does not add errors that only follow from the missing documents.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import Location, Problems, display_path, warn
+from .errors import Location, Problems, display_path
 from .vocabulary import API_VERSION
 from .yaml_values import MAX_REPOSITORY_VALUES, YMap, YSeq, line_of, parse_yaml
 
@@ -96,7 +96,7 @@ def parse_text(text: str, shown: Path, problems: Problems, into: list[Document],
             return parsed.values, False
         first = next((d for d in parsed.documents if d.body is not None), None)
         if first is not None:
-            warn(Location(where, first.line), f"skipped: no document in this file has "
+            problems.note(Location(where, first.line), f"skipped: no document in this file has "
                  f"apiVersion: {API_VERSION}, so it is not a policy file")
         return parsed.values, True
     usable = True

@@ -1,6 +1,6 @@
 """What a pack author reads when YAML goes wrong: syntax errors in words with the line
 and a hint, no follow-on errors from a file that failed to load, and YAML files that
-are not policy files skipped with a warning (docs/repository.md)."""
+are not policy files skipped with a note (docs/repository.md)."""
 
 # The corpus is a table, one case per line: its lines stay long.
 # ruff: noqa: E501
@@ -120,13 +120,13 @@ FOREIGN = {
 }
 
 
-def test_yaml_that_is_not_policy_is_skipped_with_a_warning(tmp_path: Path) -> None:
+def test_yaml_that_is_not_policy_is_skipped_with_a_note(tmp_path: Path) -> None:
     write(tmp_path, {"identity.yaml": IDENTITY, "caps.yaml": CAPS, "bot.yaml": BOT, **FOREIGN})
     with pytest.warns(PolicyWarning) as caught:
         repo = validate_repository(tmp_path)
     assert set(repo.packs) == {"caps"} and set(repo.agents) == {"bot"}
     warned = sorted(str(w.message).replace(f"{tmp_path}/", "") for w in caught)
-    assert warned == [f"{name}:1: warning: skipped: no document in this file has apiVersion: "
+    assert warned == [f"{name}:1: note: skipped: no document in this file has apiVersion: "
                       "policypacks/v1, so it is not a policy file"
                       for name in sorted(FOREIGN) if name != "empty.yaml"]
 
@@ -152,11 +152,11 @@ def test_the_cli_prints_warnings_on_stderr(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok: identity acme, 1 packs")
-    assert proc.stderr == ("docker-compose.yaml:1: warning: skipped: no document in this file "
+    assert proc.stderr == ("docker-compose.yaml:1: note: skipped: no document in this file "
                            "has apiVersion: policypacks/v1, so it is not a policy file\n")
     failing = subprocess.run([str(POLICYPACKS), "build", ".", "-o", str(tmp_path / "b.tgz")],
                              cwd=write(tmp_path, {"bot.yaml": BOT.replace("caps", "cpas")}),
                              capture_output=True, text=True, timeout=120)
     assert failing.returncode == 2 and not (tmp_path / "b.tgz").exists()
-    assert failing.stderr.splitlines()[0].startswith("docker-compose.yaml:1: warning: skipped")
+    assert failing.stderr.splitlines()[0].startswith("docker-compose.yaml:1: note: skipped")
     assert "bot.yaml:4: agent 'bot' attaches unknown pack 'cpas'" in failing.stderr

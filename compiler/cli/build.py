@@ -44,7 +44,7 @@ def validate(repo: Path, strict: bool, as_json: bool) -> None:
     found = warnings_json()
     summary = {"valid": True, "identity": parsed.identity.id, "packs": len(parsed.packs),
                "agents": len(parsed.agents), "rules": rules, "waivers": len(parsed.waivers),
-               "warnings": found}
+               "warnings": found, "notes": warnings_json("note")}
     if as_json:
         emit_json(summary)
     else:

@@ -50,17 +50,18 @@ def error_line(line: str) -> str:
     return style(match[1], "place") + match[2] + style(line[match.end():], "error")
 
 
-WARNING = re.compile(r"^(?P<place>.*?: )?(?P<word>warning:)(?P<rest>.*)$", re.DOTALL)
+WARNING = re.compile(r"^(?P<place>.*?: )?(?P<word>(?:warning|note):)(?P<rest>.*)$", re.DOTALL)
 
 
-def warning_line(line: str) -> str:
+def warning_line(line: str, severity: str = "warning") -> str:
     """A warning line (``FILE:LINE: warning: message``) with its place in bold and the
-    word "warning:" in yellow."""
+    word "warning:" in yellow (a note's "note:" dim)."""
+    role = "warn" if severity == "warning" else "dim"
     match = WARNING.match(line)
     if not match:
-        return style(line, "warn")
+        return style(line, role)
     place = style(match["place"].rstrip(), "place") + " " if match["place"] else ""
-    return place + style(match["word"], "warn") + match["rest"]
+    return place + style(match["word"], role) + match["rest"]
 
 
 def is_terminal(stream: IO[str]) -> bool:

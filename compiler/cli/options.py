@@ -42,7 +42,7 @@ def failure_json(exc: PolicyError) -> dict[str, Any]:
     ``exit_code`` and ``warnings``; for an invalid repository also ``valid`` and every
     problem."""
     result: dict[str, Any] = {"ok": False, "error": str(exc), "exit_code": exc.exit_code,
-                              "warnings": warnings_json()}
+                              "warnings": warnings_json(), "notes": warnings_json("note")}
     if isinstance(exc, ValidationFailed):
         result["valid"] = False
         result["errors"] = [{"file": p.location.file, "line": p.location.line or None,
@@ -71,7 +71,7 @@ def printing_warnings() -> Iterator[list[PolicyWarning]]:
     def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
         if isinstance(message, PolicyWarning):
             seen.append(message)
-            click.echo(warning_line(str(message)), err=True)
+            click.echo(warning_line(str(message), message.severity), err=True)
         else:
             shown(message, category, *args, **kwargs)
 
@@ -81,12 +81,14 @@ def printing_warnings() -> Iterator[list[PolicyWarning]]:
         yield seen
 
 
-def warnings_json() -> list[dict[str, Any]]:
-    """The warnings this command printed, as ``--json`` lists them."""
+def warnings_json(severity: str = "warning") -> list[dict[str, Any]]:
+    """The warnings (or, ``severity="note"``, the notes) this command printed, as
+    ``--json`` lists them."""
     context = click.get_current_context(silent=True)
     found: list[PolicyWarning] = context.meta.get(_WARNINGS_KEY, []) if context else []
     return [{"file": w.location.file, "line": w.location.line or None,
-             "field": w.location.field or None, "message": w.text} for w in found]
+             "field": w.location.field or None, "message": w.text}
+            for w in found if w.severity == severity]
 
 
 class ReportsErrors(click.Command):
