@@ -31,7 +31,12 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad.mkdir()
     (bad / "x.yaml").write_text(INVALID_PACK)
     good = write_repo(base / "good", [identity(), pack("caps", "block", RULES), agent("bot")])
-    return {"bad": bad, "good": good, "out": base / "out.tar.gz"}
+    bundle = base / "good.tar.gz"
+    assert cli("build", str(good), "-o", str(bundle)).returncode == 0
+    action = base / "input.json"
+    action.write_text(json.dumps({"agent": "bot", "action": {"type": "spend", "amount": 5}}))
+    return {"bad": bad, "good": good, "out": base / "out.tar.gz", "bundle": bundle,
+            "store": "sqlite:////nonexistent/s.db", "input": action}
 
 
 def test_validate_json_lists_every_problem_with_its_place(repos: dict[str, Path]) -> None:
@@ -49,18 +54,32 @@ def test_validate_json_lists_every_problem_with_its_place(repos: dict[str, Path]
     assert "x.yaml:5: spec.enforcment: unknown key" in proc.stderr
 
 
-# command line                                                 exit  error contains
+# command line (every command that takes --json)                 exit  error contains
 FAILURES = [
+    (["validate", "{bad}", "--json"],                              2, "problem(s)"),
+    (["validate", "{bad}", "--strict", "--json"],                  2, "problem(s)"),
     (["build", "{bad}", "-o", "{out}", "--json"],                  2, "problem(s)"),
     (["test", "{bad}", "--json"],                                  2, "problem(s)"),
+    (["eval", "{bad}", "--input", "{input}", "--json"],            2, "problem(s)"),
+    (["eval", "{good}", "--input", "{out}.missing", "--json"],     2, "cannot read input"),
     (["effective", "{good}", "--agent", "ghost", "--json"],        2, "no Agent 'ghost'"),
+    (["effective", "{bad}", "--agent", "bot", "--json"],           2, "problem(s)"),
     (["conflicts", "{bad}", "--json"],                             2, "problem(s)"),
-    (["violations", "list", "--store", "sqlite:////nonexistent/s.db", "--json"], 2,
-     "no store at"),
+    (["violations", "list", "--store", "{store}", "--json"],       2, "no store at"),
+    (["violations", "stats", "--store", "{store}", "--json"],      2, "no store at"),
+    (["approvals", "list", "--store", "{store}", "--json"],        2, "no store at"),
+    (["approvals", "approve", "1", "--by", "x", "--store", "{store}", "--json"], 2, "no store at"),
+    (["approvals", "deny", "1", "--by", "x", "--store", "{store}", "--json"], 2, "no store at"),
+    (["report", "--store", "{store}", "--json"],                   2, "no store at"),
     (["publish", "{out}", "--json"],                               2, "give --opa URL"),
+    (["publish", "{bundle}", "--opa", "http://127.0.0.1:9", "--timeout", "2", "--json"], 1,
+     "cannot reach OPA"),
+    (["doctor", "--opa", "http://127.0.0.1:9", "--json"],          1, "cannot reach OPA"),
     (["replay", "--json"],                                         2, "Missing option"),
     (["violations", "list", "--bogus", "--json"],                  2, "No such option"),
     (["init", "{bad}/new", "--identity", "Bad", "--json"],         2, "--identity 'Bad'"),
+    (["schema", "--kind", "Bogus", "--json"],                      2, "--kind Bogus"),
+    (["promote", "caps", "{bad}", "--to", "block", "--json"],      2, "problem(s)"),
 ]
 
 
@@ -72,10 +91,16 @@ def test_every_json_command_prints_its_failure_as_json(repos: dict[str, Path], a
     proc = cli(*(a.format(**{k: str(v) for k, v in repos.items()}) for a in args))
     assert proc.returncode == exit_code, proc.stderr
     result = json.loads(proc.stdout)
+    assert "Traceback" not in proc.stderr
+    if args[0] == "doctor":  # its report is the result: every check, failed ones with a fix
+        assert result["ok"] is False
+        assert any(error in check["detail"] for check in result["checks"])
+        return
     assert result["ok"] is False and result["exit_code"] == exit_code
     assert error in result["error"] or any(error in e["message"]
                                            for e in result.get("errors", []))
-    assert "Traceback" not in proc.stderr
+    if "Missing option" not in error and "No such option" not in error:  # click's own
+        assert result["warnings"] == [] and result["notes"] == []
 
 
 def test_a_failed_build_json_writes_no_bundle(repos: dict[str, Path], tmp_path: Path) -> None:

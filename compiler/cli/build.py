@@ -173,7 +173,10 @@ def read_input(source: str) -> Any:
 @click.option("--at", "at", metavar="TIME",
               help="Decide as OPA would at this moment (RFC 3339, e.g. 2027-07-01T00:00:00Z): "
               "which waivers are in force then.")
-def eval_command(repo: Path, input_file: str, fail_on: str | None, at: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="The decision is JSON anyway; with --json a failure is JSON too.")
+def eval_command(repo: Path, input_file: str, fail_on: str | None, at: str | None,
+                 as_json: bool) -> None:
     """Print the decision (SPEC section 5) that OPA gives for an input.
 
     \b
