@@ -62,6 +62,9 @@ def _hint(context: str, problem: str, here: str, char: str, line: int, started: 
                 "characters; write the character itself (or \\U0001f600 for characters "
                 "beyond \\uffff)"), line
     if "mapping values are not allowed" in problem:
+        missing = _missing_colon(text, line, indentation)
+        if missing:
+            return missing
         return ("a ': ' where no key can start: if this line is a new key, indent it like "
                 "the keys above it; if the ': ' is part of a value, put the value in quotes"
                 ), line
@@ -102,6 +105,26 @@ def _hint(context: str, problem: str, here: str, char: str, line: int, started: 
         return ("more content after the document's top-level value; separate documents "
                 "with '---'"), line
     return "the YAML is malformed here", line
+
+
+def _missing_colon(text: str, line: int, indentation: str) -> tuple[str, int] | None:
+    """``enforcement block`` followed by ``scope: all``: the parser trips on the second
+    line (the first reads as a value running on), but the ':' is missing on the first."""
+    lines = text.splitlines()
+    previous = line - 2
+    while previous >= 0 and (not lines[previous].strip()
+                             or lines[previous].lstrip().startswith("#")):
+        previous -= 1
+    if previous < 0:
+        return None
+    before = lines[previous]
+    stripped = before.strip()
+    if (before[:len(before) - len(before.lstrip(" "))] != indentation or ":" in stripped
+            or stripped.startswith(("-", "'", '"', "[", "{")) or " " not in stripped):
+        return None
+    key, _, value = stripped.partition(" ")
+    return (f"a ':' is missing after the key on this line: did you mean "
+            f"'{key}: {value.strip()}'?"), previous + 1
 
 
 def _char_at(text: str, mark: yaml.Mark | None) -> str:

@@ -53,6 +53,7 @@ def syntax_error(text: str, parser: str) -> str:
     ('a: "\\d+"\n',                  1, "in double quotes a backslash starts an escape (\\n, \\t, \\\\, \\u00e9); write regular expressions and other text with backslashes in single quotes ('\\d+')"),
     ("a: 1\n b: 2\n",                2, "a ': ' where no key can start: if this line is a new key, indent it like the keys above it"),
     ("a: b: c\n",                    1, "a ': ' where no key can start: if this line is a new key, indent it like the keys above it; if the ': ' is part of a value, put the value in quotes"),
+    ("spec:\n  enforcement block\n  scope: all\n", 2, "a ':' is missing after the key on this line: did you mean 'enforcement: block'?"),
     ("a: 1\nb\nc: 2\n",              2, "this line is neither 'key: value' nor a list item: is a ':' missing after the key"),
     ("a: [1, 2\nb: 3\n",             2, "the '[' opened on line 3 is not closed with ']', or a ',' is missing between its items"),
     ("a: {x: 1\nb: 2\n",             2, "the '{' opened on line 3 is not closed with '}'"),
