@@ -38,7 +38,8 @@ def test_it_validates_right_away(scaffolded: Path) -> None:
     proc = cli("validate", str(scaffolded), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"valid": True, "identity": "acme-support", "packs": 1,
-                                       "agents": 1, "rules": 3, "waivers": 0}
+                                       "agents": 1, "rules": 3, "waivers": 0,
+                                       "warnings": [], "notes": []}
 
 
 def test_its_examples_pass_through_opa(scaffolded: Path) -> None:
