@@ -269,3 +269,13 @@ def test_a_skipped_file_is_a_note_that_strict_lets_pass(tmp_path: Path, files: d
     assert all(n["message"].startswith("skipped: no document in this file has apiVersion")
                for n in result["notes"])
     assert proc.stderr.count(": note: skipped") == notes
+
+
+def test_promote_says_each_warning_once(tmp_path: Path) -> None:
+    (tmp_path / "identity.yaml").write_text(IDENTITY)
+    (tmp_path / "p.yaml").write_text(HEAD.format(id="p").replace("block", "shadow")
+                                     + '    - {id: r, type: formatting, forbid: [""]}\n')
+    proc = cli("promote", "p", ".", "--to", "block", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "enforcement: block" in (tmp_path / "p.yaml").read_text()
+    assert proc.stderr.count("warning: spec.rules[0].forbid[0]: an empty pattern") == 1
