@@ -48,7 +48,8 @@ def validate(repo: Path, strict: bool, as_json: bool) -> None:
     if as_json:
         emit_json(summary)
     else:
-        waivers = f", {len(parsed.waivers)} waivers" if parsed.waivers else ""
+        count = len(parsed.waivers)
+        waivers = f", {count} waiver{'' if count == 1 else 's'}" if count else ""
         warned = (", " + style(f"{len(found)} warning{'s' if len(found) != 1 else ''}", "warn")
                   if found else "")
         click.echo(style("ok", "ok") + f": identity {parsed.identity.id}, "
