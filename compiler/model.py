@@ -139,6 +139,26 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class Scenario:
+    """One case of a Test document: an input and what the whole decision must say."""
+
+    name: str
+    input: dict[str, Any]
+    expected: dict[str, Any]  # case key (expect, violations, ...) -> value, as checked
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    """A ``kind: Test`` document: whole-agent scenarios (docs/testing.md)."""
+
+    id: str
+    name: str
+    cases: list[Scenario]
+    loc: Location
+
+
+@dataclass(frozen=True)
 class Repository:
     root: Path
     identity: Identity
@@ -146,3 +166,4 @@ class Repository:
     agents: dict[str, Agent]
     tools: dict[str, Tool] = field(default_factory=dict)  # by tool name (spec.tool)
     waivers: dict[str, Waiver] = field(default_factory=dict)  # by id
+    tests: dict[str, Scenarios] = field(default_factory=dict)  # kind Test, by id

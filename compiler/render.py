@@ -59,11 +59,16 @@ def template_names(folder: str) -> list[str]:
                   if entry.name.endswith(".rego.j2"))
 
 
+def test_package(identity_id: str) -> str:
+    """The package of the generated tests (``policypacks test``): ``policypacks.<id>_test``,
+    next to the identity's package, as Regal expects a test package to be named."""
+    return rego_ref(["policypacks", f"{package_segment(identity_id)}_test"])
+
+
 def render(template: str, identity_id: str, **context: object) -> str:
     package = rego_ref(["policypacks", package_segment(identity_id)])
-    test_package = rego_ref(["policypacks_test", package_segment(identity_id)])
     return environment().get_template(template).render(
-        package=package, test_package=test_package, **context)
+        package=package, test_package=test_package(identity_id), **context)
 
 
 def regal_config(identity_id: str) -> str:
@@ -71,4 +76,5 @@ def regal_config(identity_id: str) -> str:
     # Regal matches these as plain dotted paths, even for segments Rego must quote.
     package = f"data.policypacks.{package_segment(identity_id)}"
     return environment().get_template("regal.yaml.j2").render(
-        config_ref=f"{package}.config", rules_ref=f"{package}.rules")
+        config_ref=f"{package}.config", rules_ref=f"{package}.rules",
+        cases_ref=f"data.policypacks_cases.{package_segment(identity_id)}")

@@ -23,10 +23,12 @@ from .model import (
     PackExample,
     Repository,
     Rule,
+    Scenarios,
     Tool,
     Waiver,
 )
 from .opa.re2 import check_regexes
+from .scenarios import check_test, check_tests
 from .schema import (
     MISSING,
     AnyValue,
@@ -54,7 +56,7 @@ from .vocabulary import (
 )
 from .waivers import check_waiver, check_waivers
 
-KINDS = ("Identity", "PolicyPack", "Agent", "Tool", "Waiver")
+KINDS = ("Identity", "PolicyPack", "Agent", "Tool", "Waiver", "Test")
 RULE_REF = re.compile(r"^(?:_system|[a-z][a-z0-9-]{0,62})/[a-z][a-z0-9-]{0,62}$")
 
 
@@ -158,6 +160,7 @@ def _validate(root: Path, problems: Problems) -> Repository:
     agents: list[Agent] = []
     tools: list[Tool] = []
     waivers: list[Waiver] = []
+    suites: list[Scenarios] = []
     for doc in loaded.documents:
         kind = _check_envelope(doc, problems)
         ctx = Ctx(doc, problems, regexes, doc.line)
@@ -171,6 +174,8 @@ def _validate(root: Path, problems: Problems) -> Repository:
             tools.append(check_tool(doc, ctx))
         elif kind == "Waiver":
             waivers.append(check_waiver(doc, ctx))
+        elif kind == "Test":
+            suites.append(check_test(doc, ctx))
     pack_index = _unique("PolicyPack", packs, problems)
     agent_index = _unique("Agent", agents, problems)
     tool_index = _tools(tools, pack_index, problems, references=loaded.complete)
@@ -180,11 +185,13 @@ def _validate(root: Path, problems: Problems) -> Repository:
         _check_references(pack_index, agent_index, problems)
     waiver_index = check_waivers(waivers, pack_index, agent_index, problems,
                                  references=loaded.complete)
+    test_index = check_tests(suites, pack_index, problems, references=loaded.complete)
     if regexes:
         check_regexes(regexes, problems)
     problems.raise_if_any()
     assert identity is not None
-    return Repository(root, identity, pack_index, agent_index, tool_index, waiver_index)
+    return Repository(root, identity, pack_index, agent_index, tool_index, waiver_index,
+                      test_index)
 
 
 def _check_envelope(doc: Document, problems: Problems) -> str | None:

@@ -19,7 +19,7 @@ from .options import PolicyGroup
 COMMANDS = {
     "validate": "build:validate",
     "build": "build:build",
-    "test": "build:test",
+    "test": "testing:test",
     "eval": "build:eval_command",
     "effective": "build:effective",
     "conflicts": "build:conflicts",

@@ -1,5 +1,5 @@
-"""The pack author's commands: ``validate``, ``build``, ``test``, ``eval``, ``effective``,
-``conflicts`` (SPEC section 6).
+"""The pack author's commands: ``validate``, ``build``, ``eval``, ``effective``,
+``conflicts`` (SPEC section 6); ``test`` is in :mod:`.testing`.
 
 Every command works on a policy repository (default: the current directory). User
 mistakes end as ``FILE:LINE: message`` on stderr with exit code 2; a failed check (a
@@ -20,7 +20,6 @@ import yaml
 from ..bundle import write_bundle
 from ..errors import EXIT_FAILURE, UsageError
 from ..opa import evaluate
-from ..opa.testing import run_tests
 from ..pipeline import compile_path
 from ..validate import validate_repository
 from ..vocabulary import DECISIONS, strictness
@@ -88,61 +87,6 @@ def build(repo: Path, output: Path, revision: str | None, signing_key: Path | No
     else:
         click.echo(f"wrote {output} (revision {result['revision']}, root {compiled.root}, "
                    f"sha256 {result['sha256'][:12]})")
-
-
-@command()
-@REPO_ARG
-@STRICT_OPT
-@JSON_OPT
-def test(repo: Path, strict: bool, as_json: bool) -> None:
-    """Run opa check --strict, the generated Rego tests and every pack example.
-
-    A failing example shows its pack, its name, the expected and the actual decision.
-    Exits 1 when anything fails.
-    """
-    parsed, compiled = compile_path(repo, revision="test", strict=strict)
-    report = run_tests(parsed, compiled)
-    failed = [e for e in report.examples if not e.passed]
-    if as_json:
-        emit_json({
-            "ok": report.ok, "check_errors": report.check_errors,
-            "failed_tests": report.failed_tests, "tests": report.tests_run,
-            "examples": [{"pack": e.pack, "name": e.example.name, "passed": e.passed,
-                          "expect": e.example.expect, "expected_violations":
-                          e.example.violations, "actual": e.actual}
-                         for e in report.examples],
-            "warnings": warnings_json(),
-        })
-    else:
-        for line in report.check_errors:
-            click.echo(f"opa check: {line}", err=True)
-        for line in report.failed_tests:
-            click.echo(style("FAIL", "fail") + f" {line}", err=True)
-        for case in failed:
-            click.echo(_describe_failure(case), err=True)
-        passed = len(report.examples) - len(failed)
-        click.echo(style(f"{passed} passed", "ok") + ", "
-                   + style(f"{len(failed)} failed", "fail" if failed else "ok")
-                   + f" (pack examples); {report.tests_run} Rego tests run")
-    if not report.ok:
-        sys.exit(EXIT_FAILURE)
-
-
-def _describe_failure(case: Any) -> str:
-    actual = case.actual or {}
-    got = sorted(f"{v['pack']}/{v['rule']}" for v in actual.get("violations", []))
-    lines = [style("FAIL", "fail") + f" {case.example.loc}: pack {case.pack}, example "
-             f"{case.example.name!r}",
-             f"  expected: {case.example.expect}"
-             + (f" with violations {sorted(case.example.violations)}"
-                if case.example.violations is not None else ""),
-             f"  actual:   {actual.get('decision')} with violations {got}"]
-    if case.action is not None:  # a tool example: the mapped action counts too
-        lines += [f"  expected action: {case.action}", f"  actual action:   {actual.get('action')}"]
-    for violation in actual.get("violations", []):
-        lines.append(f"    - {violation['pack']}/{violation['rule']} "
-                     f"[{violation['enforcement']}]: {violation['message']}")
-    return "\n".join(lines)
 
 
 def read_input(source: str) -> Any:
