@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from . import conditions, schema, tool_bindings, validate, waivers
+from . import conditions, scenarios, schema, tool_bindings, validate, waivers
 from .catalog import rule_types
 from .catalog.condition import ConditionCheck
 from .vocabulary import API_VERSION
@@ -224,6 +224,16 @@ def _tool_spec() -> dict[str, Any]:
     return spec
 
 
+def _test_spec() -> dict[str, Any]:
+    spec = _object(scenarios.SPEC.fields)
+    case = check_schema(scenarios.CASE)
+    for key, expectation in scenarios.EXPECTATIONS.items():
+        case["properties"][key]["description"] = (
+            f"asserts the decision's `{expectation.field}`: {expectation.matcher.description}")
+    spec["properties"]["cases"] = {"type": "array", "minItems": 1, "items": case}
+    return spec
+
+
 def _kind_bodies() -> dict[str, dict[str, Any]]:
     pack_spec = _object(validate.PACK_SPEC_FIELDS)
     pack_spec["properties"]["rules"] = {"type": "array", "items": {"$ref": "#/$defs/rule"}}
@@ -236,6 +246,7 @@ def _kind_bodies() -> dict[str, dict[str, Any]]:
         "Agent": _envelope("Agent", validate._metadata(), check_schema(validate.AGENT_SPEC)),
         "Tool": _envelope("Tool", tool_bindings.METADATA, _tool_spec()),
         "Waiver": _envelope("Waiver", waivers.METADATA, check_schema(waivers.SPEC)),
+        "Test": _envelope("Test", scenarios.METADATA, _test_spec()),
     }
     # A kind the validator knows and this module does not yet: the envelope only, loose
     # inside, so that the schema never refuses what the validator accepts.

@@ -94,6 +94,27 @@ spec:
   packs: []                     # e.g. [{{pack: casual-tone, enforcement: warn}}]
 """
 
+TEST = """\
+# Whole-agent scenarios: each case is decided by every pack the agent has, while a pack's
+# examples are judged by that pack alone (policypacks docs/testing.md).
+apiVersion: policypacks/v1
+kind: Test
+metadata:
+  id: {agent}
+  name: {agent_name} scenarios
+spec:
+  cases:
+    - name: a large refund is blocked, with nobody to ask
+      input: {{agent: {agent}, action: {{type: refund, amount: 250}}}}
+      expect: block
+      violations: [house-rules/no-large-refunds]
+      approval: null
+    - name: an agent nobody declared is refused
+      input: {{agent: stranger, action: {{type: refund, amount: 5}}}}
+      expect: block
+      violations: [_system/unknown-agent]
+"""
+
 README = """\
 # {name} policy repository
 
@@ -103,7 +124,8 @@ complete and check it as you type; the schemas are in `.policypacks/schema/` (re
 them after upgrading policypacks: `policypacks schema -o .policypacks/schema`).
 
     policypacks validate            # every problem as FILE:LINE: message
-    policypacks test                # opa check, the Rego tests and every pack example
+    policypacks test                # opa check, every pack example and Test case, via OPA
+    policypacks test --watch        # again on every change of a YAML file
     policypacks build -o bundle.tar.gz
     echo '{{"agent": "{agent}", "action": {{"type": "refund", "amount": 250}}}}' \\
       | policypacks eval --input -
@@ -125,7 +147,8 @@ def files(identity: str, agent: str, name: str | None = None) -> dict[Path, str]
     out: dict[Path, str] = {}
     documents = {Path("identity.yaml"): (IDENTITY, "identity"),
                  Path("packs") / "house-rules.yaml": (PACK, "policypack"),
-                 Path("agents") / f"{agent}.yaml": (AGENT, "agent")}
+                 Path("agents") / f"{agent}.yaml": (AGENT, "agent"),
+                 Path("tests") / f"{agent}.yaml": (TEST, "test")}
     for path, (template, stem) in documents.items():
         up = "../" * (len(path.parts) - 1)
         line = MODELINE.format(path=f"{up}{(SCHEMA_DIR / file_name(stem)).as_posix()}")

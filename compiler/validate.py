@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import rule_types
-from .errors import Location, Problems, display_path
+from .errors import Location, Problems, display_path, warn
 from .load import Document, YMap, YSeq, line_of, load_repository
 from .model import (
     Agent,
@@ -391,6 +391,11 @@ def _check_references(packs: dict[str, Pack], agents: dict[str, Agent],
                 if known is None or rule_id not in {r.id for r in known.rules}:
                     problems.add(example.loc, f"example {example.name!r} expects a violation "
                                  f"of unknown rule {ref!r}")
+                elif pack_id != pack.id:
+                    warn(example.loc, f"example {example.name!r} of pack {pack.id!r} expects "
+                         f"a violation of {ref!r}, a rule of another pack: a pack's examples "
+                         "are judged by that pack alone, so it cannot pass; write it as a "
+                         "case of a `kind: Test` document (docs/testing.md)")
         for rule in pack.rules:
             if rule.type == "escalation":
                 _check_route_references(rule, packs, problems)

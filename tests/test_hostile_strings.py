@@ -193,7 +193,7 @@ def check_data_strings(root: Path, strings: list[str]) -> None:
     report = run_tests(repo, compiled)  # opa check --strict, generated tests, examples
     assert not report.check_errors, report.check_errors
     assert not report.failed_tests, report.failed_tests
-    assert [e.example.name for e in report.examples if not e.passed] == []
+    assert [c.name for c in report.cases if not c.passed] == []
     results = evaluate.decisions(compiled, inputs)
     failures = []
     for inp, result, want in zip(inputs, results, expected, strict=True):

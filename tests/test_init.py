@@ -48,12 +48,15 @@ def test_its_examples_pass_through_opa(scaffolded: Path) -> None:
     result = json.loads(proc.stdout)
     assert result["ok"] and len(result["examples"]) == 4
     assert {e["expect"] for e in result["examples"]} == {"allow", "block"}
+    cases = [c for c in result["cases"] if c["kind"] == "test"]
+    assert len(cases) == 2 and all(c["passed"] for c in cases)
 
 
 def test_every_yaml_file_names_a_schema_that_is_there_and_accepts_it(scaffolded: Path) -> None:
     files = sorted(scaffolded.rglob("*.yaml"))
     assert {f.relative_to(scaffolded).as_posix() for f in files} == {
-        "identity.yaml", "packs/house-rules.yaml", "agents/assistant.yaml"}
+        "identity.yaml", "packs/house-rules.yaml", "agents/assistant.yaml",
+        "tests/assistant.yaml"}
     for path in files:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         match = MODELINE.match(first)

@@ -298,7 +298,7 @@ CORPUS = [
         spec: {enforcement: block}
         ---
         apiVersion: policypacks/v1
-        kind: Policypack  #! kind must be one of Identity, PolicyPack, Agent, Tool, Waiver; got string "Policypack" (did you mean 'PolicyPack'?)
+        kind: Policypack  #! kind must be one of Identity, PolicyPack, Agent, Tool, Waiver, Test; got string "Policypack" (did you mean 'PolicyPack'?)
         metadata: {id: other}
         spec: {}
         ---
@@ -440,6 +440,50 @@ CORPUS = [
                   - {field: action.api, matches: '(?<!admin)\.x'}  #! spec.rules[1].when.any[0].matches: invalid regular expression
                   - {field: action.api, matches: '(?i)^admin\.\d+$'}
         """.removeprefix("\n")),
+    # kind: Test (docs/testing.md): whole-agent scenarios; an undeclared agent is allowed
+    case("Test documents: shapes and references", CAPS, """\
+        apiVersion: policypacks/v1
+        kind: Test
+        metadata: {id: scenarios}
+        spec:
+          cases:
+            - name: every expectation, well formed
+              input: {agent: ghost, action: {type: spend, amount: 5}}
+              expect: allow
+              violations: {include: [caps/daily], exclude: [_system/unknown-agent]}
+              approval: null
+              obligations: {include: [{type: append_signature}], exclude: [{type: redact}]}
+              shadow: []
+              waived: {exclude: [caps/daily]}
+            - name: typos
+              input: {agent: bot}
+              expect: alow  #! spec.cases[1].expect: must be one of allow, warn, require_approval, block
+              violation: []  #! spec.cases[1].violation: unknown key 'violation' (did you mean 'violations'?)
+            - name: wrong types
+              input: [1]  #! spec.cases[2].input: expected a mapping (the input document), got list
+              expect: block
+              violations: caps/daily  #! spec.cases[2].violations: expected a list of pack/rule ids, or {include: [...], exclude: [...]}, got string "caps/daily"
+              approval: {route: identity, timeout_seconds: 4h, approver: [x]}  #! spec.cases[2].approval.approver: unknown key 'approver' (did you mean 'approvers'?) #! spec.cases[2].approval.timeout_seconds: expected an integer, got string "4h"
+              obligations: [append_signature]  #! spec.cases[2].obligations[0]: expected a mapping (an obligation), got string "append_signature"
+              shadow: {include: [daily]}  #! spec.cases[2].shadow.include[0]: "daily" is not valid: write violations as pack/rule
+            - name: unknown references  #! case 'unknown references' names unknown rule 'caps/weekly' #! case 'unknown references' expects approval route 'caps/daily', which is no escalation rule
+              input: {agent: bot}
+              expect: require_approval
+              violations: [caps/weekly, caps/daily]
+              approval: {route: caps/daily}
+            - {input: {agent: bot}, expect: allow}  #! spec.cases[4]: missing required key 'name'
+        ---
+        apiVersion: policypacks/v1
+        kind: Test
+        metadata: {id: scenarios}  #! duplicate Test id 'scenarios' (first declared at repo/b.yaml:3)
+        spec:
+          cases: []  #! spec.cases: a Test needs at least one case
+        ---
+        apiVersion: policypacks/v1
+        kind: Test
+        metadata: {id: no-cases}
+        spec: {case: []}  #! spec.case: unknown key 'case' (did you mean 'cases'?) #! spec: missing required key 'cases'
+        """),
 ]
 
 

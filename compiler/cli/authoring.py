@@ -67,7 +67,8 @@ def schema_command(kind: str, directory: Path | None, as_json: bool) -> None:
 def init_command(directory: Path, identity_id: str | None, agent_id: str,
                  as_json: bool) -> None:
     """Start a policy repository in DIRECTORY (default: here): an Identity, one pack with
-    examples, one agent, and the JSON Schemas editors read (.policypacks/schema/).
+    examples, one agent, a Test of that agent, and the JSON Schemas editors read
+    (.policypacks/schema/).
 
     It passes `policypacks validate` and `policypacks test` right away. Existing files
     are never overwritten: the command refuses and names them.
