@@ -18,11 +18,12 @@ from typing import Any
 
 import click
 
+from ..compile import compile_repository
 from ..errors import EXIT_FAILURE, EXIT_OK, PolicyError, Problems, UsageError
 from ..load import repository_files
 from ..opa.testing import CASE, EXAMPLE, TOOL, CaseResult, TestReport, all_cases, run_tests, select
-from ..pipeline import compile_path
 from ..scenarios import EXPECTATIONS
+from ..validate import validate_repository
 from .console import style
 from .options import JSON_OPT, REPO_ARG, command, emit_json, failure_json, report
 
@@ -64,9 +65,10 @@ def run_once(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], as_json
     """One run: its exit code. Errors are raised (one-shot, the command reports them) or
     reported here (``--watch`` keeps going)."""
     try:
-        parsed, compiled = compile_path(repo, revision="test")
+        parsed = validate_repository(repo)
         _check_ids(repo, "PolicyPack", "--pack", packs, set(parsed.packs))
         _check_ids(repo, "Test", "--test", tests, set(parsed.tests))
+        compiled = compile_repository(parsed, "test")
         cases = select(all_cases(parsed), compiled, packs, tests)
         result = run_tests(parsed, compiled, cases)
     except PolicyError as exc:
