@@ -10,6 +10,8 @@
 One ``policypacks test`` run (one ``opa test``) per repository, never one per case.
 """
 
+# Tables, one case per line: they stay long.
+# ruff: noqa: E501
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,8 @@
 """``policypacks test`` as a script sees it: --pack, --test, --watch, failure output that
 names FILE:LINE with expected and actual, --json on failure, exit codes 0 / 1 / 2."""
 
+# Tables, one case per line: they stay long.
+# ruff: noqa: E501
 from __future__ import annotations
 
 import json
