@@ -14,6 +14,7 @@ One ``policypacks test`` run (one ``opa test``) per repository, never one per ca
 # ruff: noqa: E501
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,33 +160,46 @@ def documents(blocker: str | None) -> list[dict[str, Any]]:
     return docs
 
 
-@pytest.fixture(scope="module", params=[None, "scope", "attached"])
-def outcome(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> tuple[str | None, dict[str, CaseResult]]:
-    root = write_repo(tmp_path_factory.mktemp("local"), documents(request.param))
-    repo, compiled = compile_path(root, revision="test")
-    report = run_tests(repo, compiled)
-    assert not report.check_errors and not report.failed_tests, report
-    return request.param, {f"{c.owner}: {c.name}": c for c in report.cases}
+Results = dict[str, CaseResult]
+BLOCKERS = [None, "scope", "attached"]
 
 
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], Results]:
+    """The cases of the repository with that blocker, by "owner: name"; each repository
+    is tested once (one opa test), whatever number of tests read it."""
+    done: dict[str | None, Results] = {}
+
+    def results(blocker: str | None) -> Results:
+        if blocker not in done:
+            root = write_repo(tmp_path_factory.mktemp("local"), documents(blocker))
+            repo, compiled = compile_path(root, revision="test")
+            report = run_tests(repo, compiled)
+            assert not report.check_errors and not report.failed_tests, report
+            done[blocker] = {f"{c.owner}: {c.name}": c for c in report.cases}
+        return done[blocker]
+
+    return results
+
+
+@pytest.mark.parametrize("blocker", BLOCKERS)
 @pytest.mark.parametrize("pack_id, name", [(e[0], e[1]) for e in EXAMPLES],
                          ids=[e[1] for e in EXAMPLES])
-def test_an_example_is_judged_by_its_pack_alone(outcome: tuple[str | None, dict[str, CaseResult]],
-                                                pack_id: str, name: str) -> None:
+def test_an_example_is_judged_by_its_pack_alone(judged: Callable[[str | None], Results],
+                                                blocker: str | None, pack_id: str,
+                                                name: str) -> None:
     """The same verdict with and without a pack that blocks everything."""
-    _, results = outcome
-    result = results[f"{pack_id}: {name}"]
+    result = judged(blocker)[f"{pack_id}: {name}"]
     assert result.pack == pack_id
     assert result.passed is (name not in WRONG), (result.actual, result.failed)
 
 
+@pytest.mark.parametrize("blocker", BLOCKERS)
 @pytest.mark.parametrize("name", [c[0] for c in CASES])
-def test_a_test_case_is_judged_by_the_whole_decision(
-        outcome: tuple[str | None, dict[str, CaseResult]], name: str) -> None:
+def test_a_test_case_is_judged_by_the_whole_decision(judged: Callable[[str | None], Results],
+                                                     blocker: str | None, name: str) -> None:
     """The blocker reaches every whole-agent case: they pass without it, fail with it."""
-    blocker, results = outcome
-    result = results[f"whole: {name}"]
+    result = judged(blocker)[f"whole: {name}"]
     assert result.passed is (blocker is None), (result.actual, result.failed)
     if blocker is not None:
         assert ["ids", "violations"] in [a[:2] for a in result.failed] or \
@@ -196,12 +210,9 @@ def test_a_test_case_is_judged_by_the_whole_decision(
 
 @pytest.mark.parametrize("name, breaks", [(c[0], c[3]) for c in BROKEN],
                          ids=[c[0] for c in BROKEN])
-def test_each_expectation_fails_on_its_own(outcome: tuple[str | None, dict[str, CaseResult]],
-                                           name: str, breaks: tuple[str, str]) -> None:
-    blocker, results = outcome
-    if blocker is not None:
-        pytest.skip("judged without the blocker")
-    result = results[f"broken: {name}"]
+def test_each_expectation_fails_on_its_own(judged: Callable[[str | None], Results], name: str,
+                                           breaks: tuple[str, str]) -> None:
+    result = judged(None)[f"broken: {name}"]
     assert not result.passed
     assert [tuple(a[:2]) for a in result.failed] == [breaks]
     assert result.actual is not None and result.actual["decision"] in (
