@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from support import agent, identity, pack, write_repo
 
-from policypacks.opa.testing import CaseResult, run_tests
+from policypacks.bundle import write_tree
+from policypacks.opa.binary import eval_json
+from policypacks.opa.testing import CaseResult, all_cases, run_tests, write_tests
 from policypacks.pipeline import compile_path
 
 API = "policypacks/v1"
@@ -240,3 +242,29 @@ def test_undeclared_agents_under_defaults(tmp_path: Path) -> None:
     passed = {c.name: c.passed for c in report.cases}
     assert passed == {**{name: True for _, name, _, _ in DEFAULTS},
                       "a wrong expectation fails": False}
+
+
+def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -> None:
+    """pack_table (rego_templates/tests/generated_test.rego.j2) narrows each key of an
+    agent's table (config.resolved, precedence.rego.j2) to one pack: a key added there
+    must be narrowed there too, or a pack's examples would see other packs through it."""
+    repo, compiled = compile_path(write_repo(tmp_path / "repo", documents(None)), "test")
+    resolved = compiled.config["resolved"]
+    narrowed = {"precedence", "packs", "suppressed", "rules", "routes"}
+    tables = [*resolved["agents"].values(), resolved["unknown"]]
+    assert all(set(table) == narrowed for table in tables), [set(t) - narrowed for t in tables]
+    write_tree(compiled, tmp_path / "bundle")
+    write_tests(compiled, all_cases(repo), tmp_path / "tests")
+    seller = resolved["agents"]["seller"]
+    assert {s["pack"] for s in seller["suppressed"]} == {"playbook"} and len(seller["packs"]) > 2
+    answer = eval_json("{p: data.policypacks.acme_test.pack_table(input, p) | some p in "
+                       '["playbook", "caps"]}', bundle=tmp_path / "bundle",
+                       data=[tmp_path / "tests"], input_doc=seller)
+    for pack_id, table in answer.items():
+        assert set(table["packs"]) == {pack_id}
+        assert {s["pack"] for s in table["suppressed"]} <= {pack_id}
+        assert {ref[0] for refs in table["rules"].values() for ref in refs} <= {pack_id}
+        assert table["precedence"] == seller["precedence"]
+    assert answer["playbook"]["suppressed"] == seller["suppressed"]
+    assert answer["playbook"]["rules"] == {}  # its one rule is suppressed for seller
+    assert answer["caps"]["rules"] == {"spending_limit": [["caps", 0]]}
