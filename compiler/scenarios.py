@@ -46,25 +46,31 @@ def _mapping(label: str) -> Check:
 
 @dataclass(frozen=True)
 class Matcher:
-    """How one kind of expectation is written (``check``) and compared (``rego``: the
-    matcher names ``holds`` knows in the generated test module)."""
+    """How one kind of expectation is written (``check``) and compared (``how``: a
+    matcher of ``holds`` in the generated test module; with ``parts``, a mapping
+    ``{include: [...], exclude: [...]}`` asserts ``how_include`` / ``how_exclude``)."""
 
+    how: str
     check: Check
     description: str
+    parts: bool = False
 
 
 #: An exact set of "pack/rule" ids, or {include: [...], exclude: [...]}.
 IDS = Matcher(
+    "ids",
     OneOf([
         (lambda v: isinstance(v, list), ListOf(VIOLATION_ID)),
         (lambda v: isinstance(v, dict), Obj({"include": Field(ListOf(VIOLATION_ID)),
                                              "exclude": Field(ListOf(VIOLATION_ID))})),
     ], label="a list of pack/rule ids, or {include: [...], exclude: [...]}"),
-    "exactly these pack/rule ids (a list), or {include: [...], exclude: [...]}")
+    "exactly these pack/rule ids (a list), or {include: [...], exclude: [...]}",
+    parts=True)
 
 #: An exact list of objects (in any order), or {include: [...], exclude: [...]} of
 #: partial objects (each one's keys must equal those of some element / of none).
 OBJECTS = Matcher(
+    "objects",
     OneOf([
         (lambda v: isinstance(v, list), ListOf(_mapping("a mapping (an obligation)"))),
         (lambda v: isinstance(v, dict), Obj({
@@ -72,7 +78,7 @@ OBJECTS = Matcher(
             "exclude": Field(ListOf(_mapping("a mapping (part of an obligation)")))})),
     ], label="a list of obligations, or {include: [...], exclude: [...]}"),
     "exactly these obligations in any order (a list), or {include: [...], exclude: [...]}"
-    " of partial obligations")
+    " of partial obligations", parts=True)
 
 APPROVAL_KEYS = Obj({
     "route": Field(Str(non_empty=True)),
@@ -84,12 +90,13 @@ APPROVAL_KEYS = Obj({
 
 #: null (no approval), or the keys of the approval object that must be as written.
 SUBSET = Matcher(
+    "subset",
     OneOf([(lambda v: v is None, AnyValue()),
            (lambda v: isinstance(v, dict), APPROVAL_KEYS)],
           label="null or {route, approvers, timeout_seconds, fallback}"),
     "null (no approval) or the keys the approval must have, as written")
 
-DECISION = Matcher(Enum(DECISIONS), "the decision")
+DECISION = Matcher("equals", Enum(DECISIONS), "the decision")
 
 
 @dataclass(frozen=True)
@@ -127,20 +134,12 @@ def assertions(expected: dict[str, Any]) -> list[list[Any]]:
     triples (``holds`` in rego_templates/tests/generated_test.rego.j2)."""
     out: list[list[Any]] = []
     for key, value in expected.items():
-        expectation = EXPECTATIONS[key]
-        field = expectation.field
-        matcher = expectation.matcher
-        if matcher is DECISION:
-            out.append(["equals", field, value])
-        elif matcher is SUBSET:
-            out.append(["subset", field, value])
+        field, matcher = EXPECTATIONS[key].field, EXPECTATIONS[key].matcher
+        if matcher.parts and isinstance(value, dict):
+            out += [[f"{matcher.how}_{part}", field, value[part]]
+                    for part in ("include", "exclude") if part in value]
         else:
-            kind = "ids" if matcher is IDS else "objects"
-            if isinstance(value, list):
-                out.append([kind, field, value])
-            else:
-                out += [[f"{kind}_{part}", field, value[part]]
-                        for part in ("include", "exclude") if part in value]
+            out.append([matcher.how, field, value])
     return out
 
 
@@ -181,7 +180,7 @@ def referenced_ids(case: Scenario) -> list[str]:
     """Every pack/rule id a case's expectations name."""
     refs: list[str] = []
     for key, value in case.expected.items():
-        if EXPECTATIONS[key].matcher is not IDS:
+        if EXPECTATIONS[key].matcher.how != IDS.how:
             continue
         if isinstance(value, list):
             refs += value

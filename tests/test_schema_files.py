@@ -161,6 +161,7 @@ def test_the_valid_pack_the_table_starts_from_is_valid(tmp_path: Path) -> None:
 # --kind        schema title
 KINDS = [("Identity", "policypacks Identity"), ("PolicyPack", "policypacks PolicyPack"),
          ("Agent", "policypacks Agent"), ("Tool", "policypacks Tool"),
+         ("Test", "policypacks Test"),
          ("any", "policypacks document")]
 
 
@@ -182,7 +183,8 @@ def test_schema_command_refuses_an_unknown_kind() -> None:
     proc = subprocess.run([sys.executable, "-m", "policypacks.cli", "schema", "--kind",
                            "Widget"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "--kind Widget: one of Agent, Identity, PolicyPack, Test, Tool, Waiver or any" in proc.stderr
+    assert ("--kind Widget: one of Agent, Identity, PolicyPack, Test, Tool, Waiver or any"
+            in proc.stderr)
 
 
 def test_a_kind_this_generator_does_not_know_gets_a_loose_envelope(
