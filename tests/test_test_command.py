@@ -135,6 +135,23 @@ def test_a_failure_names_its_place_with_expected_and_actual(tmp_path: Path) -> N
     assert [f["field"] for f in failed["bot over the cap"]["failed"]] == ["approval"]
 
 
+def test_an_example_naming_another_packs_rule_warns(tmp_path: Path) -> None:
+    """It cannot pass (examples are judged by their own pack): validate says so at its
+    line, and --strict refuses the repository."""
+    docs = documents()
+    docs[2]["spec"]["examples"][0]["violations"] = ["refunds/no-refunds", "caps/daily"]
+    root = write_repo(tmp_path, docs)
+    line = next(i for i, text in enumerate((root / "repo.yaml").read_text().splitlines(), 1)
+                if 'name: "no refunds"' in text)
+    answer = json.loads(cli("validate", str(root), "--json").stdout)
+    assert [(w["line"], w["message"][:60]) for w in answer["warnings"]] == [
+        (line, "example 'no refunds' of pack 'refunds' expects a violation o")]
+    assert "a rule of another pack" in answer["warnings"][0]["message"]
+    assert cli("test", str(root), "--strict").returncode == 2
+    failed = cli("test", str(root), "--json")
+    assert failed.returncode == 1 and json.loads(failed.stdout)["warnings"] == answer["warnings"]
+
+
 def test_a_bad_repository_is_exit_2_with_json(tmp_path: Path) -> None:
     docs = documents()
     docs[-1]["spec"]["cases"][0]["expect"] = "deny"

@@ -25,7 +25,16 @@ from ..opa.testing import CASE, EXAMPLE, TOOL, CaseResult, TestReport, all_cases
 from ..scenarios import EXPECTATIONS
 from ..validate import validate_repository
 from .console import style
-from .options import JSON_OPT, REPO_ARG, command, emit_json, failure_json, report
+from .options import (
+    JSON_OPT,
+    REPO_ARG,
+    STRICT_OPT,
+    command,
+    emit_json,
+    failure_json,
+    report,
+    warnings_json,
+)
 
 #: What a case's kind is called in the output.
 KIND_WORDS = {EXAMPLE: "pack", TOOL: "tool", CASE: "test"}
@@ -45,9 +54,10 @@ FIELD_KEYS = {e.field: key for key, e in EXPECTATIONS.items()}
               help="Run again whenever a YAML file of the repository changes; Ctrl-C stops.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True,
               help="With --watch: seconds between looks at the files.")
+@STRICT_OPT
 @JSON_OPT
 def test(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], watch: bool,
-         interval: float, as_json: bool) -> None:
+         interval: float, strict: bool, as_json: bool) -> None:
     """Run opa check --strict, the generated Rego tests, every pack example (judged by
     its own pack alone), every Tool example and every Test case (the whole decision).
 
@@ -56,16 +66,17 @@ def test(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], watch: bool
     repository or an unknown --pack / --test id.
     """
     if not watch:
-        sys.exit(run_once(repo, packs, tests, as_json, raise_errors=True))
-    watch_repository(repo, lambda: run_once(repo, packs, tests, as_json), interval)
+        sys.exit(run_once(repo, packs, tests, strict, as_json, raise_errors=True))
+    watch_repository(repo, lambda: run_once(repo, packs, tests, strict, as_json), interval)
 
 
-def run_once(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], as_json: bool,
-             raise_errors: bool = False) -> int:
+def run_once(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], strict: bool,
+             as_json: bool, raise_errors: bool = False) -> int:
     """One run: its exit code. Errors are raised (one-shot, the command reports them) or
     reported here (``--watch`` keeps going)."""
+    earlier = len(warnings_json())  # --watch: the warnings of earlier runs
     try:
-        parsed = validate_repository(repo)
+        parsed = validate_repository(repo, strict=strict)
         _check_ids(repo, "PolicyPack", "--pack", packs, set(parsed.packs))
         _check_ids(repo, "Test", "--test", tests, set(parsed.tests))
         compiled = compile_repository(parsed, "test")
@@ -78,7 +89,7 @@ def run_once(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], as_json
         if as_json:
             emit_json(failure_json(exc))
         return exc.exit_code
-    show(result, as_json)
+    show(result, as_json, warnings_json()[earlier:])
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
@@ -92,9 +103,9 @@ def _check_ids(repo: Path, kind: str, flag: str, asked: tuple[str, ...],
 
 # ---- output ------------------------------------------------------------------------
 
-def show(result: TestReport, as_json: bool) -> None:
+def show(result: TestReport, as_json: bool, warned: list[dict[str, Any]]) -> None:
     if as_json:
-        emit_json(json_result(result))
+        emit_json({**json_result(result), "warnings": warned})
         return
     for line in result.check_errors:
         click.echo(f"opa check: {line}", err=True)
