@@ -54,6 +54,7 @@ class PackExample:
     expect: str
     violations: list[str] | None
     loc: Location
+    shadow: list[str] | None = None  # the pack's shadow-mode reports (docs/shadow.md)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class Scenario:
     input: dict[str, Any]
     expected: dict[str, Any]  # case key (expect, violations, ...) -> value, as checked
     loc: Location
+    at: datetime | None = None  # decided with OPA's clock at this moment (waivers)
 
 
 @dataclass(frozen=True)

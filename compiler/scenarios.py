@@ -35,6 +35,7 @@ from .schema import (
     Str,
 )
 from .vocabulary import DECISIONS, FALLBACKS, SYSTEM_PACK
+from .waivers import Timestamp
 
 RULE_REF = re.compile(r"^(?:_system|[a-z][a-z0-9-]{0,62})/[a-z][a-z0-9-]{0,62}$")
 VIOLATION_ID = Str(RULE_REF, "write violations as pack/rule")
@@ -120,6 +121,8 @@ CASE = Obj({
     "name": Field(Str(non_empty=True), required=True),
     "description": Field(Str()),
     "input": Field(_mapping("a mapping (the input document)"), required=True),
+    # decide as OPA would at this moment (RFC 3339): which waivers are in force then
+    "at": Field(Timestamp()),
     **{key: Field(e.matcher.check, required=e.required) for key, e in EXPECTATIONS.items()},
 })
 
@@ -162,7 +165,8 @@ def check_test(doc: Document, ctx: Ctx) -> Scenarios:
                 continue
             expected = {key: checked[key] for key in EXPECTATIONS if key in checked}
             cases.append(Scenario(checked["name"], checked["input"], expected,
-                                  doc.loc(line_of(raw_cases, index, doc.line))))
+                                  doc.loc(line_of(raw_cases, index, doc.line)),
+                                  at=checked.get("at")))
     raw_meta = body.get("metadata")
     line = raw_meta.line_of("id") if isinstance(raw_meta, YMap) else doc.line
     return Scenarios(id=meta.get("id", ""), name=meta.get("name", meta.get("id", "")),

@@ -98,6 +98,8 @@ EXAMPLE = Obj({
                          label="a mapping (the input document)"), required=True),
     "expect": Field(Enum(DECISIONS), required=True),
     "violations": Field(ListOf(Str(RULE_REF, "write violations as pack/rule"))),
+    # what the pack's shadow-mode rules report (docs/shadow.md); exact set of pack/rule
+    "shadow": Field(ListOf(Str(RULE_REF, "write shadow reports as pack/rule"))),
 })
 
 PACK_SPEC_FIELDS = {
@@ -295,7 +297,8 @@ def _examples(doc: Document, ctx: Ctx, raw_spec: Any) -> list[PackExample]:
             continue
         examples.append(PackExample(checked["name"], checked["input"], checked["expect"],
                                     checked.get("violations"),
-                                    doc.loc(line_of(raw_examples, index, doc.line))))
+                                    doc.loc(line_of(raw_examples, index, doc.line)),
+                                    shadow=checked.get("shadow")))
     return examples
 
 
@@ -383,7 +386,7 @@ def _check_references(packs: dict[str, Pack], agents: dict[str, Agent],
                              f"{attachment.pack!r}" + suggestion(attachment.pack, packs))
     for pack in packs.values():
         for example in pack.examples:
-            for ref in example.violations or []:
+            for ref in [*(example.violations or []), *(example.shadow or [])]:
                 pack_id, rule_id = ref.split("/")
                 if pack_id == SYSTEM_PACK:
                     continue

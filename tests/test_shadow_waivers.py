@@ -312,3 +312,56 @@ def test_eval_at_a_moment(tmp_path: Path, args: list[str], code: int, expected: 
         assert json.loads(proc.stdout)["decision"] == expected
     else:
         assert expected in proc.stderr and proc.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------
+# policypacks test: a case's `at`, `test --at`, a pack example's `shadow`
+# ---------------------------------------------------------------------------------------
+
+def scenario(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "Test", "metadata": {"id": "t"}, "spec": {"cases": cases}}
+
+
+GO = {"agent": "bot", "action": {"type": "go"}}
+# case (at, expect, waived), test --at -> passed?
+TEST_AT_CASES = [
+    ((None, ALLOW, ["p/r"]), None, True),
+    (("2029-12-31T23:59:59Z", ALLOW, ["p/r"]), None, True),
+    (("2030-01-01T00:00:00Z", BLOCK, []), None, True),
+    (("2030-01-01T00:00:00Z", ALLOW, ["p/r"]), None, False),
+    ((None, BLOCK, []), "2031-01-01T00:00:00Z", True),
+    ((None, ALLOW, ["p/r"]), "2031-01-01T00:00:00Z", False),
+    (("2029-06-01T00:00:00Z", ALLOW, ["p/r"]), "2031-01-01T00:00:00Z", True),  # own at wins
+]
+
+
+@pytest.mark.parametrize("case, at, passed", TEST_AT_CASES, ids=[str(c) for c in TEST_AT_CASES])
+def test_a_case_decides_at_its_moment(tmp_path: Path, case: tuple[Any, ...], at: str | None,
+                                      passed: bool) -> None:
+    moment, expect, waived = case
+    doc = {"name": "refund", "input": GO, "expect": expect, "waived": waived,
+           **({"at": moment} if moment else {})}
+    repo = write_repo(tmp_path, [identity(), pack("p", BLOCK, [go()]), agent("bot"),
+                                 waiver("w", "bot", "p", "r", "2030-01-01T00:00:00Z"),
+                                 scenario([doc])])
+    proc = subprocess.run([POLICYPACKS, "test", str(repo), "--json",
+                           *(["--at", at] if at else [])], capture_output=True, text=True)
+    assert proc.returncode == (0 if passed else 1), proc.stderr
+    [result] = [c for c in json.loads(proc.stdout)["cases"] if c["kind"] == "test"]
+    assert result["passed"] is passed
+
+
+# the shadow an example expects -> passed?
+EXAMPLE_SHADOW_CASES = [(["dry/brag"], True), ([], False), (["dry/other"], False)]
+
+
+@pytest.mark.parametrize("shadow, passed", EXAMPLE_SHADOW_CASES)
+def test_a_pack_example_asserts_its_shadow_reports(tmp_path: Path, shadow: list[str],
+                                                   passed: bool) -> None:
+    example = {"name": "e", "input": GO, "expect": ALLOW, "violations": [], "shadow": shadow}
+    repo = write_repo(tmp_path, [identity(), agent("bot"), pack(
+        "dry", SHADOW, [go("brag"), {**go("other"), "when": {"field": "action.type",
+                                                             "equals": "stop"}}],
+        examples=[example])])
+    proc = subprocess.run([POLICYPACKS, "test", str(repo)], capture_output=True, text=True)
+    assert proc.returncode == (0 if passed else 1), proc.stdout + proc.stderr

@@ -24,6 +24,7 @@ from ..load import repository_files
 from ..opa.testing import CASE, EXAMPLE, TOOL, CaseResult, TestReport, all_cases, run_tests, select
 from ..scenarios import EXPECTATIONS
 from ..validate import validate_repository
+from ..waivers import moment_ns
 from .console import style
 from .options import (
     JSON_OPT,
@@ -54,10 +55,13 @@ FIELD_KEYS = {e.field: key for key, e in EXPECTATIONS.items()}
               help="Run again whenever a YAML file of the repository changes; Ctrl-C stops.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True,
               help="With --watch: seconds between looks at the files.")
+@click.option("--at", "at", metavar="TIME",
+              help="Decide the Tool examples and Test cases as OPA would at this moment "
+              "(RFC 3339); a case's own `at:` wins. Waivers expire.")
 @STRICT_OPT
 @JSON_OPT
 def test(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], watch: bool,
-         interval: float, strict: bool, as_json: bool) -> None:
+         interval: float, at: str | None, strict: bool, as_json: bool) -> None:
     """Run opa check --strict, the generated Rego tests, every pack example (judged by
     its own pack alone), every Tool example and every Test case (the whole decision).
 
@@ -65,13 +69,15 @@ def test(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], watch: bool
     decision. Exits 0 when everything passes, 1 when a test fails, 2 for a bad
     repository or an unknown --pack / --test id.
     """
+    now_ns = moment_ns(at) if at else None
     if not watch:
-        sys.exit(run_once(repo, packs, tests, strict, as_json, raise_errors=True))
-    watch_repository(repo, lambda: run_once(repo, packs, tests, strict, as_json), interval)
+        sys.exit(run_once(repo, packs, tests, strict, as_json, now_ns, raise_errors=True))
+    watch_repository(repo, lambda: run_once(repo, packs, tests, strict, as_json, now_ns),
+                     interval)
 
 
 def run_once(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], strict: bool,
-             as_json: bool, raise_errors: bool = False) -> int:
+             as_json: bool, now_ns: int | None = None, raise_errors: bool = False) -> int:
     """One run: its exit code. Errors are raised (one-shot, the command reports them) or
     reported here (``--watch`` keeps going)."""
     earlier = len(warnings_json())  # --watch: the warnings of earlier runs
@@ -81,7 +87,7 @@ def run_once(repo: Path, packs: tuple[str, ...], tests: tuple[str, ...], strict:
         _check_ids(repo, "Test", "--test", tests, set(parsed.tests))
         compiled = compile_repository(parsed, "test")
         cases = select(all_cases(parsed), compiled, packs, tests)
-        result = run_tests(parsed, compiled, cases)
+        result = run_tests(parsed, compiled, cases, now_ns)
     except PolicyError as exc:
         if raise_errors:
             raise

@@ -32,6 +32,7 @@ from ..model import Repository
 from ..render import rego_ref, render, test_package
 from ..scenarios import assertions
 from ..vocabulary import package_segment
+from ..waivers import expires_ns
 from .binary import eval_json, run
 
 TEST_FILE = "generated_test.rego"
@@ -50,6 +51,7 @@ class CaseResult:
     loc: Location
     test_id: str  # the Rego test is test_<test_id>
     pack: str | None = None  # judged by this pack alone (pack examples)
+    now_ns: int | None = None  # OPA's clock for the case (a Test case's `at`)
     passed: bool = True
     actual: dict[str, Any] | None = None  # the decision it was judged by, when it failed
     failed: list[list[Any]] = field(default_factory=list)  # the assertions it broke
@@ -95,6 +97,8 @@ def all_cases(repo: Repository) -> list[CaseResult]:
             expected: dict[str, Any] = {"expect": example.expect}
             if example.violations is not None:
                 expected["violations"] = example.violations
+            if example.shadow is not None:
+                expected["shadow"] = example.shadow
             cases.append(CaseResult(EXAMPLE, pack_id, example.name, example.input, expected,
                                     example.loc, f"example_{package_segment(pack_id)}_{index}",
                                     pack=pack_id))
@@ -115,7 +119,8 @@ def all_cases(repo: Repository) -> list[CaseResult]:
     for suite_id in sorted(repo.tests):
         for index, case in enumerate(repo.tests[suite_id].cases):
             cases.append(CaseResult(CASE, suite_id, case.name, case.input, case.expected,
-                                    case.loc, f"case_{package_segment(suite_id)}_{index}"))
+                                    case.loc, f"case_{package_segment(suite_id)}_{index}",
+                                    now_ns=expires_ns(case.at) if case.at else None))
     return cases
 
 
@@ -152,9 +157,11 @@ def cases_ref(identity_id: str) -> str:
     return rego_ref(["data", "policypacks_cases", package_segment(identity_id)])
 
 
-def cases_document(cases: list[CaseResult]) -> dict[str, Any]:
-    """The data document the test module reads: test id -> {pack, input, assertions}."""
-    return {c.test_id: {"pack": c.pack, "input": c.input, "assertions": c.assertions()}
+def cases_document(cases: list[CaseResult], now_ns: int | None = None) -> dict[str, Any]:
+    """The data document the test module reads: test id -> {pack, input, assertions,
+    now_ns}; ``now_ns`` (``test --at``) is the clock of the cases that set none."""
+    return {c.test_id: {"pack": c.pack, "input": c.input, "assertions": c.assertions(),
+                        "now_ns": c.now_ns if c.now_ns is not None else now_ns}
             for c in cases}
 
 
@@ -164,7 +171,8 @@ def render_tests(compiled: CompiledPolicy, cases: list[CaseResult]) -> str:
                   test_ids=[c.test_id for c in cases])
 
 
-def write_tests(compiled: CompiledPolicy, cases: list[CaseResult], tests_dir: Path) -> None:
+def write_tests(compiled: CompiledPolicy, cases: list[CaseResult], tests_dir: Path,
+                now_ns: int | None = None) -> None:
     """The test module and its cases, laid out as Regal expects (the directory of a
     package mirrors it)."""
     segment = package_segment(compiled.identity)
@@ -173,12 +181,13 @@ def write_tests(compiled: CompiledPolicy, cases: list[CaseResult], tests_dir: Pa
     module.write_text(render_tests(compiled, cases))
     data = tests_dir / "policypacks_cases" / segment / "data.json"
     data.parent.mkdir(parents=True, exist_ok=True)
-    data.write_text(json.dumps(cases_document(cases), sort_keys=True))
+    data.write_text(json.dumps(cases_document(cases, now_ns), sort_keys=True))
 
 
 def run_tests(repo: Repository, compiled: CompiledPolicy,
-              cases: list[CaseResult] | None = None) -> TestReport:
-    """Check the bundle and run ``cases`` (default: every case of the repository)."""
+              cases: list[CaseResult] | None = None, now_ns: int | None = None) -> TestReport:
+    """Check the bundle and run ``cases`` (default: every case of the repository), with
+    OPA's clock at ``now_ns`` for the whole-agent cases that set no moment of their own."""
     report = TestReport(cases=all_cases(repo) if cases is None else cases)
     with tempfile.TemporaryDirectory(prefix="policypacks-test-") as tmp:
         bundle_dir = Path(tmp) / "bundle"
@@ -188,7 +197,7 @@ def run_tests(repo: Repository, compiled: CompiledPolicy,
             report.check_errors = (check.stderr or check.stdout).strip().splitlines()
             return report
         tests_dir = Path(tmp) / "tests"
-        write_tests(compiled, report.cases, tests_dir)
+        write_tests(compiled, report.cases, tests_dir, now_ns)
         proc = run(["test", "--format", "json", str(bundle_dir), str(tests_dir)])
         results = _parse_test_output(proc.stdout, proc.stderr)
         report.tests_run = len(results)

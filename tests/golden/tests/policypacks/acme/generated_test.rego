@@ -43,13 +43,11 @@ unknown_agent_outcome(result, "defaults") if {
 
 # ---- The decision a case is judged by ---------------------------------------------
 
-# A Tool example or a Test case: the decision, as the agent gets it.
-outcome[test_id] := result if {
+# A Tool example or a Test case: the decision, as the agent gets it (at the case's
+# moment, when it names one: `at`, or `policypacks test --at`).
+outcome[test_id] := agent_decision(case) if {
 	some test_id, case in cases
 	case.pack == null
-
-	# regal ignore:with-outside-test-context
-	result := policy.decision with input as case.input
 }
 
 # A pack's example: the decision of that pack alone. The input's table (its agent's, or
@@ -85,6 +83,21 @@ pack_table(table, pack_id) := {
 		count(refs) > 0
 	},
 	"routes": [ref | some ref in table.routes; ref[0] == pack_id],
+}
+
+# A whole-agent case's decision: now, or with OPA's clock at the case's moment.
+agent_decision(case) := result if {
+	case.now_ns == null
+
+	# regal ignore:with-outside-test-context
+	result := policy.decision with input as case.input
+}
+
+agent_decision(case) := result if {
+	case.now_ns != null
+
+	# regal ignore:with-outside-test-context
+	result := policy.decision with input as case.input with time.now_ns as case.now_ns
 }
 
 # ---- Assertions: [how, decision field, expected value] ------------------------------
