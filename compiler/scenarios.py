@@ -33,6 +33,7 @@ from .schema import (
     Obj,
     OneOf,
     Str,
+    section,
 )
 from .vocabulary import DECISIONS, FALLBACKS, SYSTEM_PACK
 from .waivers import Timestamp
@@ -149,8 +150,8 @@ def assertions(expected: dict[str, Any]) -> list[list[Any]]:
 def check_test(doc: Document, ctx: Ctx) -> Scenarios:
     """The Test document's cases that are complete; each problem is reported at its line."""
     body = doc.body
-    meta = _section(body, "metadata", METADATA, ctx)
-    _section(body, "spec", SPEC, ctx)
+    meta = section(body, "metadata", METADATA, ctx)
+    section(body, "spec", SPEC, ctx)
     raw_spec = body.get("spec")
     cases: list[Scenario] = []
     if isinstance(raw_spec, dict) and isinstance(raw_spec.get("cases"), list):
@@ -171,13 +172,6 @@ def check_test(doc: Document, ctx: Ctx) -> Scenarios:
     line = raw_meta.line_of("id") if isinstance(raw_meta, YMap) else doc.line
     return Scenarios(id=meta.get("id", ""), name=meta.get("name", meta.get("id", "")),
                      cases=cases, loc=doc.loc(line))
-
-
-def _section(body: Any, key: str, check: Obj, ctx: Ctx) -> dict[str, Any]:
-    if key not in body:
-        return {}
-    value = check(body[key], ctx.at(body, key))
-    return value if value is not MISSING else {}
 
 
 def referenced_ids(case: Scenario) -> list[str]:

@@ -309,6 +309,15 @@ class AnyValue(Check):
         return value
 
 
+def section(body: Any, key: str, check: Check, ctx: Ctx) -> dict[str, Any]:
+    """A document's ``metadata`` or ``spec`` as ``check`` normalises it; ``{}`` when it
+    is absent (reported by the envelope check) or invalid (reported by ``check``)."""
+    if key not in body:
+        return {}
+    value = check(body[key], ctx.at(body, key))
+    return value if value is not MISSING and isinstance(value, dict) else {}
+
+
 def suggestion(word: Any, choices: Any) -> str:
     if not isinstance(word, str):
         return ""

@@ -29,6 +29,7 @@ from .schema import (
     Obj,
     OneOf,
     Str,
+    section,
 )
 from .vocabulary import DECISIONS
 
@@ -95,8 +96,8 @@ METADATA = Obj({"id": Field(Id(), required=True), "name": Field(Str()),
 
 
 def check_tool(doc: Document, ctx: Ctx) -> Tool:
-    meta = _section(doc, ctx, "metadata", METADATA)
-    spec = _section(doc, ctx, "spec", SPEC)
+    meta = section(doc.body, "metadata", METADATA, ctx)
+    spec = section(doc.body, "spec", SPEC, ctx)
     raw_spec = doc.body.get("spec")
     spec_ctx = ctx.at(doc.body, "spec")
     raw_fields = raw_spec.get("fields") if isinstance(raw_spec, dict) else None
@@ -106,13 +107,6 @@ def check_tool(doc: Document, ctx: Ctx) -> Tool:
     return Tool(id=meta.get("id", ""), name=meta.get("name", meta.get("id", "")),
                 tool=spec.get("tool", ""), action=spec.get("action", ""), fields=fields,
                 examples=_examples(doc, spec_ctx, raw_spec), loc=doc.loc(line))
-
-
-def _section(doc: Document, ctx: Ctx, key: str, check: Obj) -> dict[str, Any]:
-    if key not in doc.body:
-        return {}
-    value = check(doc.body[key], ctx.at(doc.body, key))
-    return value if value is not MISSING else {}
 
 
 def _fields(checked: dict[str, Any], raw: Any, ctx: Ctx) -> list[ToolField]:

@@ -43,6 +43,7 @@ from .schema import (
     OneOf,
     Str,
     describe,
+    section,
     suggestion,
 )
 from .tool_bindings import check_tool
@@ -220,16 +221,9 @@ def _check_envelope(doc: Document, problems: Problems) -> str | None:
     return kind
 
 
-def _section(doc: Document, ctx: Ctx, key: str, check: Obj) -> dict[str, Any]:
-    if key not in doc.body:
-        return {}
-    value = check(doc.body[key], ctx.at(doc.body, key))
-    return value if value is not MISSING else {}
-
-
 def _identity(doc: Document, ctx: Ctx) -> Identity:
-    meta = _section(doc, ctx, "metadata", _metadata())
-    spec = _section(doc, ctx, "spec", IDENTITY_SPEC)
+    meta = section(doc.body, "metadata", _metadata(), ctx)
+    spec = section(doc.body, "spec", IDENTITY_SPEC, ctx)
     route = spec.get("escalation", {})
     return Identity(
         id=meta.get("id", ""), name=meta.get("name", meta.get("id", "")),
@@ -258,8 +252,8 @@ def _meta_loc(doc: Document) -> Location:
 
 
 def _pack(doc: Document, ctx: Ctx) -> Pack:
-    meta = _section(doc, ctx, "metadata", _metadata("category"))
-    spec = _section(doc, ctx, "spec", Obj(PACK_SPEC_FIELDS))
+    meta = section(doc.body, "metadata", _metadata("category"), ctx)
+    spec = section(doc.body, "spec", Obj(PACK_SPEC_FIELDS), ctx)
     raw_spec = doc.body.get("spec")
     rules: list[Rule] = []
     if isinstance(raw_spec, dict) and isinstance(raw_spec.get("rules"), list):
@@ -328,8 +322,8 @@ def _rule(raw: Any, ctx: Ctx) -> Rule | None:
 
 
 def _agent(doc: Document, ctx: Ctx) -> Agent:
-    meta = _section(doc, ctx, "metadata", _metadata())
-    spec = _section(doc, ctx, "spec", AGENT_SPEC)
+    meta = section(doc.body, "metadata", _metadata(), ctx)
+    spec = section(doc.body, "spec", AGENT_SPEC, ctx)
     raw_spec = doc.body.get("spec")
     raw_packs = raw_spec.get("packs") if isinstance(raw_spec, dict) else None
     attachments = []

@@ -18,7 +18,7 @@ from typing import Any
 from .errors import Problems, UsageError, warn
 from .load import Document, YMap
 from .model import Agent, Pack, Waiver
-from .schema import MISSING, Check, Ctx, Field, Id, Obj, Str, suggestion
+from .schema import MISSING, Check, Ctx, Field, Id, Obj, Str, section, suggestion
 
 #: RFC 3339 date-time: a date, a time, optional fractions, and an offset (required).
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -71,21 +71,14 @@ SPEC = Obj({
 def check_waiver(doc: Document, ctx: Ctx) -> Waiver:
     """The waiver of one document; its problems are reported at their lines."""
     body = doc.body
-    meta = _section(body, "metadata", METADATA, ctx)
-    spec = _section(body, "spec", SPEC, ctx)
+    meta = section(body, "metadata", METADATA, ctx)
+    spec = section(body, "spec", SPEC, ctx)
     raw = body.get("spec")
     line = raw.line_of("rule") if isinstance(raw, YMap) and "rule" in raw else doc.line
     return Waiver(id=meta.get("id", ""), agent=spec.get("agent", ""),
                   pack=spec.get("pack", ""), rule=spec.get("rule", ""),
                   reason=spec.get("reason", ""), approved_by=spec.get("approvedBy", ""),
                   expires=spec.get("expires"), loc=doc.loc(line))
-
-
-def _section(body: Any, key: str, check: Obj, ctx: Ctx) -> dict[str, Any]:
-    if key not in body:
-        return {}
-    value = check(body[key], ctx.at(body, key))
-    return value if value is not MISSING else {}
 
 
 def _has_pack(agent: Agent, pack: Pack) -> bool:
