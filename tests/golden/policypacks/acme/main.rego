@@ -71,13 +71,13 @@ rule_violations contains violation if {
 	some [pack_id, rule_id] in violated_rules
 	rule := config.violation_fields[pack_id][rule_id] # type, category, own enforcement/message
 	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
-	[level, enforcement] := precedence.input_packs[pack_id]
+	[level, _] := precedence.input_packs[pack_id]
 	base := {
 		"pack": pack_id,
 		"rule": rule_id,
 		"type": rule.type,
 		"category": rule.category,
-		"enforcement": object.get(rule, "enforcement", enforcement),
+		"enforcement": rule_enforcement(pack_id, rule_id),
 		"level": level,
 		"message": object.get(rule, "message", concat("; ", messages)),
 	}
