@@ -40,7 +40,7 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
                "scoped": {a: v for a, v in config["scoped"].items() if a in evaluated}}
     tables = _evaluate(root, modules, reduced)
     return {"agents": {agent_id: tables["agents"][shape_of[agent_id]] for agent_id in shape_of},
-            "unknown": tables["unknown"]}
+            "base": tables["base"], "unknown": tables["unknown"]}
 
 
 def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:

@@ -70,4 +70,23 @@ def test_twins_share_a_table_and_suppression_is_in_it(tmp_path: Path) -> None:
     assert shipped["agents"]["twin-a"] == shipped["agents"]["twin-b"]
     assert [s["rule"] for s in shipped["agents"]["twin-a"]["suppressed"]] == ["mine"]
     assert shipped["agents"]["twin-a"]["rules"]["spending_limit"] == [["corp", 0], ["team", 0]]
-    assert set(shipped["unknown"]["packs"]) == {"corp"}
+    assert set(shipped["unknown"]["packs"]) == set() and shipped["unknown"]["base"] is True
+    assert set(shipped["base"]["packs"]) == {"corp"}
+    # twin-a attaches the scope-all corp itself (level both): its table holds every pack
+    assert shipped["agents"]["twin-a"]["base"] is False
+
+
+def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
+    """An agent that attaches no scope-all pack itself, and loses none of their rules,
+    holds only its other packs and their rules; the scope-all ones are the base's."""
+    docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
+            pack("team", "warn", [daily_cap("team-cap", 50)], scope={"agents": ["plain"]}),
+            agent("plain"), agent("both", [{"pack": "corp", "enforcement": "warn"}])]
+    shipped = compile_docs(tmp_path, docs).config["resolved"]
+    assert shipped["base"] == {"packs": {"corp": ["identity", "block"]},
+                               "rules": {"spending_limit": [["corp", 0]]}}
+    plain, both = shipped["agents"]["plain"], shipped["agents"]["both"]
+    assert (plain["base"], plain["packs"], plain["rules"]) == (
+        True, {"team": ["identity", "warn"]}, {"spending_limit": [["team", 0]]})
+    assert (both["base"], both["packs"]) == (False, {"corp": ["both", "block"]})
+    assert shipped["unknown"]["base"] is False
