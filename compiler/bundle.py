@@ -30,6 +30,13 @@ def canonical_json(value: Any) -> bytes:
     return (json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
 
 
+def compact_json(value: Any) -> bytes:
+    """Canonical too (sorted keys), without indentation: the data document can be tens of
+    MB, and json.dumps only uses its C encoder without ``indent`` (10x faster)."""
+    return (json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            + "\n").encode()
+
+
 def git_revision(repo_root: Path) -> str | None:
     """The commit of the repository, with ``-dirty`` when its tree has changes."""
     def git(*args: str) -> str | None:
@@ -53,7 +60,7 @@ def content_revision(compiled: CompiledPolicy) -> str:
     for path, source in sorted(compiled.modules.items()):
         digest.update(path.encode() + b"\0" + source.encode() + b"\0")
     config = {k: v for k, v in compiled.config.items() if k != "revision"}
-    digest.update(canonical_json(config))
+    digest.update(compact_json(config))
     return "sha256-" + digest.hexdigest()[:16]
 
 
@@ -83,7 +90,7 @@ def manifest(compiled: CompiledPolicy, digest: str = "") -> dict[str, Any]:
 
 def bundle_files(compiled: CompiledPolicy) -> dict[str, bytes]:
     """Every file of the bundle: path -> bytes."""
-    files = {f"{compiled.root}/config/data.json": canonical_json(compiled.config)}
+    files = {f"{compiled.root}/config/data.json": compact_json(compiled.config)}
     files.update({path: source.encode() for path, source in compiled.modules.items()})
     files[".manifest"] = canonical_json(manifest(compiled, content_digest(files)))
     return files
@@ -101,7 +108,7 @@ def tar_bytes(files: dict[str, bytes]) -> bytes:
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(files[path]))
     packed = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0, compresslevel=6) as gz:
         gz.write(raw.getvalue())
     return packed.getvalue()
 

@@ -90,3 +90,15 @@ def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
         True, {"team": ["identity", "warn"]}, {"spending_limit": [["team", 0]]})
     assert (both["base"], both["packs"]) == (False, {"corp": ["both", "block"]})
     assert shipped["unknown"]["base"] is False
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_tables_evaluated_in_parallel_are_the_same(workers: int, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many agents are split over several `opa eval` processes; the tables do not change."""
+    from policypacks import resolve
+    monkeypatch.setattr(resolve, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(resolve.os, "cpu_count", lambda: workers)
+    shipped, computed = shipped_and_computed(compile_docs(tmp_path, matrix_repository(
+        "agent_overrides", True)[0]))
+    assert shipped == computed

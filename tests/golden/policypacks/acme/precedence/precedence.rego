@@ -96,16 +96,38 @@ both("agent_overrides", true, false) := "the attachment sets no enforcement: the
 both("agent_overrides", false, _) := "the pack is not overridable: its own enforcement"
 
 # Every pack attached to the agent: its level and the enforcement it has for the agent.
-packs(agent_id) := {pack_id: attachment |
+# A pack the agent does not attach itself is at identity level with its own enforcement
+# (the scope-all ones computed once for all agents); only the agent's attachments go
+# through the precedence.
+packs(agent_id) := object.union_n([identity_only, by_agent_too]) if {
 	mode := applied_precedence(agent_id)
 	by_identity := identity_packs(agent_id)
 	by_agent := agent_packs(agent_id)
-	some pack_id in (by_identity | by_agent)
-	pack := config.packs[pack_id]
-	lvl := level(pack_id in by_identity, pack_id in by_agent)
-	asked := asked_enforcement(agent_id, pack_id)
-	attachment := {"level": lvl, "enforcement": pack_enforcement(pack, lvl, asked, mode)}
+	identity_only := identity_level(by_identity, by_agent)
+	by_agent_too := {pack_id: attachment |
+		some pack_id in by_agent
+		lvl := level(pack_id in by_identity, true)
+
+		# the two fields read, not the whole pack (its rules and their params)
+		pack := {"enforcement": config.packs[pack_id].enforcement, "overridable": config.packs[pack_id].overridable}
+		asked := asked_enforcement(agent_id, pack_id)
+		attachment := {"level": lvl, "enforcement": pack_enforcement(pack, lvl, asked, mode)}
+	}
 }
+
+# The packs attached at identity level only, at their own enforcement.
+identity_level(by_identity, by_agent) := object.union(scope_all_attachments, scoped) if {
+	count(by_agent & scope_all_packs) == 0
+	scoped := {pack_id: identity_attachment(pack_id) | some pack_id in ((by_identity - scope_all_packs) - by_agent)}
+} else := {pack_id: identity_attachment(pack_id) | some pack_id in (by_identity - by_agent)}
+
+identity_attachment(pack_id) := {"level": "identity", "enforcement": config.packs[pack_id].enforcement}
+
+# The scope-all packs of an agent that attaches none of them itself (evaluated once).
+# (A comprehension, not an object rule: OPA evaluates a complete rule once per query,
+# an object rule again for every pack id it is asked for.)
+# regal ignore:prefer-set-or-object-rule
+scope_all_attachments := {pack_id: identity_attachment(pack_id) | some pack_id in scope_all_packs}
 
 # Why the agent's pack has its enforcement (for the effective view, not for decisions).
 explain(agent_id, pack_id, attachment) := why(
@@ -127,19 +149,43 @@ sets_enforcement(agent_id, pack_id) if is_string(config.agents[agent_id].packs[p
 conflict_groups(attached) := {key: members |
 	keyed := [member |
 		some pack_id, attachment in attached
-		some rule_id, rule in config.packs[pack_id].rules
-		rule.key != null
+		some [key, rule_id, own] in keyed_rules[pack_id]
 		member := {
-			"key": rule.key,
+			"key": key,
 			"pack": pack_id,
 			"rule": rule_id,
 			"agent_only": attachment.level == "agent",
-			"shadow": object.get(rule, "enforcement", attachment.enforcement) == "shadow",
+			"shadow": own_or(own, attachment.enforcement) == "shadow",
 		}
 	]
 	some key in {member.key | some member in keyed}
 	members := [member | some member in keyed; member.key == key]
 	count({member.pack | some member in members}) > 1
+}
+
+# pack id -> [conflict key, rule id, the rule's own enforcement or null] of its rules
+# that have a key: built once, not once per agent that attaches the pack.
+# (A comprehension, not an object rule: OPA evaluates a complete rule once per query,
+# an object rule again for every pack id it is asked for.)
+# regal ignore:prefer-set-or-object-rule
+keyed_rules := {pack_id: keyed |
+	some pack_id, pack in config.packs
+	keyed := [[rule.key, rule_id, object.get(rule, "enforcement", null)] |
+		some rule_id, rule in pack.rules
+		rule.key != null
+	]
+}
+
+own_or(null, enforcement) := enforcement
+
+own_or(own, _) := own if own != null
+
+# Whether a pack is attached by the agent alone. Without one, neither identity_overrides
+# (the losers are such rules) nor agent_overrides (the winners are) suppresses anything,
+# and the conflict groups need not be built.
+agent_only_pack(attached) if {
+	some attachment in attached
+	attachment.level == "agent"
 }
 
 # The first of the winning rules, by pack id then rule id.
@@ -149,6 +195,7 @@ first_winner(winners) := sprintf("%s/%s", sort([[w.pack, w.rule] | some w in win
 suppressed(_, "most_restrictive") := set()
 
 suppressed(attached, "identity_overrides") := {entry |
+	agent_only_pack(attached)
 	some members in conflict_groups(attached)
 	winners := [m | some m in members; not m.agent_only; not m.shadow]
 	count(winners) > 0
@@ -158,6 +205,7 @@ suppressed(attached, "identity_overrides") := {entry |
 }
 
 suppressed(attached, "agent_overrides") := {entry |
+	agent_only_pack(attached)
 	some members in conflict_groups(attached)
 	winners := [m | some m in members; m.agent_only; not m.shadow]
 	count(winners) > 0
@@ -175,8 +223,18 @@ suppressed(attached, "agent_overrides") := {entry |
 # tables equal what these rules compute.
 tables := {
 	"agents": {agent_id: table(agent_id) | some agent_id, _ in config.agents},
+	"base": {
+		"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in base_packs},
+		"rules": active_rules(base_packs, set()),
+	},
 	"unknown": unknown_table,
 }
+
+# The scope-all packs as every agent that does not attach one of them itself has them:
+# at identity level, with the pack's enforcement (what an undeclared agent gets). Shipped
+# once as the base; an agent's own table holds only what it adds (`"base": true`), so
+# 10,000 agents do not carry 10,000 copies of the same packs and rules.
+base_packs := packs(null)
 
 # An undeclared agent (any input.agent no Agent document declares; null stands for all of
 # them) gets the scope-all packs under unknownAgents: defaults, nothing under block.
@@ -184,33 +242,72 @@ unknown_table := table(null) if config.identity.unknown_agents == "defaults"
 
 unknown_table := empty_table if config.identity.unknown_agents == "block"
 
-empty_table := {"precedence": config.identity.precedence, "packs": {}, "suppressed": [], "rules": {}, "routes": []}
+empty_table := {
+	"precedence": config.identity.precedence,
+	"base": false,
+	"packs": {},
+	"suppressed": [],
+	"rules": {},
+	"routes": [],
+}
 
-# What a decision needs of one agent: the applied precedence, the attached packs as
-# [level, enforcement], the suppressed rules (sorted by pack, then rule), the active rules
-# by type as [pack id, position in config.rules[type][pack id]], and the escalation rules
-# of the attached packs in the order they win. Pairs rather than objects: there is one
-# table per agent, and OPA holds an object in far more memory than a pair.
+# What a decision needs of one agent: the applied precedence, whether the base applies
+# to it, its packs beyond the base (all of them without it) as [level, enforcement], the
+# suppressed rules (sorted by pack, then rule), the active rules of those packs by type as
+# [pack id, position in config.rules[type][pack id]], and the escalation rules of all its
+# packs in the order they win. Pairs rather than objects: there is one table per agent,
+# and OPA holds an object in far more memory than a pair.
 table(agent_id) := {
 	"precedence": mode,
-	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in attached},
+	"base": with_base,
+	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in own},
 	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
-	"rules": active_rules(attached, {[s.pack, s.rule] | some s in dropped}),
+	"rules": active_rules(own, {[s.pack, s.rule] | some s in dropped}),
 	"routes": routes(attached),
 } if {
 	mode := applied_precedence(agent_id)
 	attached := packs(agent_id)
 	dropped := suppressed(attached, mode)
+	with_base := shares_base(attached, dropped)
+	own := beyond_base(attached, with_base)
 }
 
+# The base applies to an agent that has every scope-all pack exactly as the base has it
+# (it attaches none of them itself) and none of their rules suppressed.
+shares_base(attached, dropped) if {
+	every pack_id, attachment in base_packs {
+		attached[pack_id] == attachment
+	}
+	every entry in dropped {
+		not entry.pack in scope_all_packs
+	}
+} else := false
+
+beyond_base(attached, true) := object.remove(attached, scope_all_packs)
+
+beyond_base(attached, false) := attached
+
 active_rules(attached, dropped) := {rule_type: refs |
-	some rule_type, by_pack in config.rules
+	some rule_type in {rule_type | some pack_id, _ in attached; some rule_type, _ in rule_index[pack_id]}
 	refs := [[pack_id, i] |
 		some pack_id, _ in attached
-		some i, rule in by_pack[pack_id]
-		not [pack_id, rule.id] in dropped
+		some [i, rule_id] in rule_index[pack_id][rule_type]
+		not [pack_id, rule_id] in dropped
 	]
-	count(refs) > 0
+}
+
+# pack id -> rule type -> [position in config.rules[type][pack id], rule id] of its
+# rules: built once (a complete rule, which OPA evaluates once per query), so a table
+# visits its own packs' rules, never every rule type or every pack.
+# (A comprehension, not an object rule: OPA evaluates a complete rule once per query,
+# an object rule again for every pack id it is asked for.)
+# regal ignore:prefer-set-or-object-rule
+rule_index := {pack_id: by_type |
+	some pack_id, _ in config.packs
+	by_type := {rule_type: [[i, rule.id] | some i, rule in by_pack[pack_id]] |
+		some rule_type, by_pack in config.rules
+		by_pack[pack_id]
+	}
 }
 
 # Escalation rules of the attached packs (SPEC: suppressed or not), largest priority
@@ -238,10 +335,24 @@ input_table := config.resolved.agents[input_agent] if {
 	declared(input_agent)
 } else := config.resolved.unknown
 
-# pack id -> [level, enforcement] of the agent's packs.
-input_packs := input_table.packs
+# pack id -> [level, enforcement] of the agent's packs: its own table's, and the base's
+# when it applies. (A decision asks for one pack at a time: OPA evaluates these with the
+# pack id bound, a lookup, not a merge of the two tables.)
+input_packs[pack_id] := attachment if {
+	some pack_id, attachment in input_table.packs
+}
+
+input_packs[pack_id] := attachment if {
+	input_table.base
+	some pack_id, attachment in config.resolved.base.packs
+	not input_table.packs[pack_id]
+}
 
 input_suppressed := input_table.suppressed
 
-# The agent's unsuppressed rules of each type: [pack id, i] of config.rules[type][pack id][i].
-input_rules := input_table.rules
+# The agent's unsuppressed rules, as one or two indexes of type -> [pack id, i] of
+# config.rules[type][pack id][i]: the base's (when it applies) and the agent's own. A
+# rule type walks `some index in input_rules; some [pack_id, i] in index.<type>`.
+input_rules := [config.resolved.base.rules, input_table.rules] if {
+	input_table.base
+} else := [input_table.rules]

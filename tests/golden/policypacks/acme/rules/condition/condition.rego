@@ -9,7 +9,8 @@ import data.policypacks.acme.lib.conditions
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": "the rule's condition holds"} if {
-	some [pack_id, i] in precedence.input_rules.condition
+	some index in precedence.input_rules
+	some [pack_id, i] in index.condition
 	rule := config.rules.condition[pack_id][i]
 	possible(rule.action_types, input.action)
 	conditions.holds(rule.when, input)

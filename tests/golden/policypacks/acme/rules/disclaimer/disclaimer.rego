@@ -13,7 +13,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some [pack_id, i] in precedence.input_rules.disclaimer
+	some index in precedence.input_rules
+	some [pack_id, i] in index.disclaimer
 	rule := config.rules.disclaimer[pack_id][i]
 	text.action_selected(rule, input.action)
 	not contains(body, rule.text)

@@ -12,7 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some [pack_id, i] in precedence.input_rules.formatting
+	some index in precedence.input_rules
+	some [pack_id, i] in index.formatting
 	rule := config.rules.formatting[pack_id][i]
 	text.action_selected(rule, input.action)
 	some check in ["max_length", "forbid", "require"]

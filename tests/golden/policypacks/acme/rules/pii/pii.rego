@@ -67,7 +67,8 @@ exposures contains [pack_id, rule, found] if {
 # outside its allowed domains.
 outgoing contains [pack_id, rule] if {
 	is_object(input.action.content)
-	some [pack_id, i] in precedence.input_rules.pii
+	some index in precedence.input_rules
+	some [pack_id, i] in index.pii
 	rule := config.rules.pii[pack_id][i]
 	text.action_selected(rule, input.action)
 	not allowed_recipient(input.action, rule.allow_domains)

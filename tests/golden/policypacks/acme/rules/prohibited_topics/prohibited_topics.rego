@@ -12,7 +12,8 @@ import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some [pack_id, i] in precedence.input_rules.prohibited_topics
+	some index in precedence.input_rules
+	some [pack_id, i] in index.prohibited_topics
 	rule := config.rules.prohibited_topics[pack_id][i]
 	text.carries_content(rule, input.action)
 	some topic in rule.topics

@@ -13,7 +13,8 @@ import data.policypacks.acme.precedence
 # The retention rules of the agent's packs that cover this store_data action.
 covering contains [pack_id, rule] if {
 	input.action.type == "store_data"
-	some [pack_id, i] in precedence.input_rules.retention
+	some index in precedence.input_rules
+	some [pack_id, i] in index.retention
 	rule := config.rules.retention[pack_id][i]
 	data_governance.in_scope(rule.classes, input.action)
 }

@@ -23,7 +23,8 @@ obligation contains {"pack": pack_id, "rule": rule.id, "obligation": append} if 
 
 # [pack id, rule] of the signature rules this action breaks.
 unsigned contains [pack_id, rule] if {
-	some [pack_id, i] in precedence.input_rules.signature
+	some index in precedence.input_rules
+	some [pack_id, i] in index.signature
 	rule := config.rules.signature[pack_id][i]
 	text.action_selected(rule, input.action)
 	not signed(input.action, rule.ending)

@@ -12,7 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_number(input.action.amount)
-	some [pack_id, i] in precedence.input_rules.spending_limit
+	some index in precedence.input_rules
+	some [pack_id, i] in index.spending_limit
 	rule := config.rules.spending_limit[pack_id][i]
 	input.action.type in rule.actions
 	in_currency(input.action, rule.currency)

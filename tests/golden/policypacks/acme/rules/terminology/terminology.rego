@@ -12,7 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some [pack_id, i] in precedence.input_rules.terminology
+	some index in precedence.input_rules
+	some [pack_id, i] in index.terminology
 	rule := config.rules.terminology[pack_id][i]
 	text.action_selected(rule, input.action)
 	regex.match(rule.any, body) # one alternation of every term: most texts stop here

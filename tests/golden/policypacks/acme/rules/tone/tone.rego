@@ -15,7 +15,8 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	labelled(input.action.content)
 	label := input.action.content.tone
-	some [pack_id, i] in precedence.input_rules.tone
+	some index in precedence.input_rules
+	some [pack_id, i] in index.tone
 	rule := config.rules.tone[pack_id][i]
 	rule.allowed != null
 	text.action_selected(rule, input.action)
@@ -27,7 +28,8 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	not labelled(input.action.content)
 	body := text.action_text(input.action)
-	some [pack_id, i] in precedence.input_rules.tone
+	some index in precedence.input_rules
+	some [pack_id, i] in index.tone
 	rule := config.rules.tone[pack_id][i]
 	text.action_selected(rule, input.action)
 	some band in rule.disallowed

@@ -36,7 +36,8 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 concerned contains [pack_id, rule, name] if {
 	name := input.action.tool.name
 	is_string(name)
-	some [pack_id, i] in precedence.input_rules.tool_access
+	some index in precedence.input_rules
+	some [pack_id, i] in index.tool_access
 	rule := config.rules.tool_access[pack_id][i]
 	covers(rule.tools_patterns, name)
 }
