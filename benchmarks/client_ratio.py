@@ -31,7 +31,8 @@ def measure(rounds: int, checks: int) -> dict[str, Any]:
         write_bundle(compiled, bundle)
         with LocalOpa(bundles=[bundle]) as opa, requests.Session() as http:
             url = f"{opa.url}/v1/data/{compiled.root}/decision"
-            client = PolicyClient(opa.url, identity=compiled.identity, agent=AGENT, store=None)
+            client = PolicyClient(opa.url, identity=compiled.identity, agent=AGENT, store=None,
+                                  trust_caller_usage=True)  # usage passed, as the raw post
 
             def raw() -> float:
                 started = time.perf_counter()

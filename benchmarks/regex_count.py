@@ -54,7 +54,9 @@ def measure() -> dict[str, Any]:
     compiled = compile_path(ROOT / "packs", "bench")[1]
     config = compiled.config
     table = config["resolved"]["agents"][AGENT]
-    active = [config["rules"][t][p][i] for t, refs in table["rules"].items() for p, i in refs]
+    indexes = [config["resolved"]["base"]["rules"]] if table["base"] else []
+    active = [config["rules"][t][p][i] for index in [*indexes, table["rules"]]
+              for t, refs in index.items() for p, i in refs]
     from_data = set().union(*(patterns_in(rule) for rule in active))
     literals = set()
     for source in compiled.modules.values():
