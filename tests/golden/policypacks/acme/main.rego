@@ -103,6 +103,7 @@ violation_set contains input_contract.violation if not input_contract.valid
 # A tool call that is malformed or has no binding (lib/tools); like every rule, only for
 # an input that passes the input contract.
 violation_set contains violation if {
+	tools.called # first: an action that is no tool call skips the tool checks
 	input_contract.valid
 	some violation in tools.violation
 }
