@@ -119,8 +119,9 @@ def test_an_edited_bundle_that_does_not_match_its_manifest_is_refused(tmp_path: 
     with tarfile.open(bundle, "r:gz") as tar:
         files = {m.name.lstrip("/"): tar.extractfile(m).read()  # type: ignore[union-attr]
                  for m in tar.getmembers() if m.isfile()}
-    files["policypacks/acme/config/data.json"] = files[
-        "policypacks/acme/config/data.json"].replace(b'"max": 10', b'"max": 1000')
+    data = files["policypacks/acme/config/data.json"]  # compact JSON: no space after ':'
+    files["policypacks/acme/config/data.json"] = data.replace(b'"max":10', b'"max":1000')
+    assert files["policypacks/acme/config/data.json"] != data  # the edit happened
     bundle.write_bytes(tar_bytes(files))
     result = publish(bundle, "--to", tmp_path / "out")
     assert result.exit_code == 1 and "do not match the content digest" in result.output

@@ -350,9 +350,17 @@ input_packs[pack_id] := attachment if {
 
 input_suppressed := input_table.suppressed
 
-# The agent's unsuppressed rules, as one or two indexes of type -> [pack id, i] of
-# config.rules[type][pack id][i]: the base's (when it applies) and the agent's own. A
-# rule type walks `some index in input_rules; some [pack_id, i] in index.<type>`.
-input_rules := [config.resolved.base.rules, input_table.rules] if {
-	input_table.base
-} else := [input_table.rules]
+# The agent's unsuppressed rules of a type: [pack id, i] of config.rules[type][pack id][i],
+# the base's (when it applies) first, then the agent's own. Each rule type asks for its
+# own (`some [pack_id, i] in precedence.active_rules_of("<type>")`): OPA reads data into
+# values lazily, so this converts the two lists of that type only, not both tables.
+# regal ignore:external-reference
+active_rules_of(rule_type) := array.concat(object.get(base_rules, rule_type, []), object.get(own_rules, rule_type, []))
+
+# type -> [pack id, i] of the base, when it applies to the agent.
+default base_rules := {}
+
+base_rules := config.resolved.base.rules if input_table.base
+
+# type -> [pack id, i] of the agent's own table.
+own_rules := input_table.rules

@@ -12,8 +12,7 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	input.action.type == "api_call"
-	some index in precedence.input_rules
-	some [pack_id, i] in index.api_limit
+	some [pack_id, i] in precedence.active_rules_of("api_limit")
 	rule := config.rules.api_limit[pack_id][i]
 	counted(rule.api, input.action)
 	nth := counting.already(input, ["apis", rule.api, rule.period]) + 1

@@ -15,8 +15,7 @@ import data.policypacks.acme.precedence
 # The attachment rules of the agent's packs, when the action carries attachments.
 applicable contains [pack_id, rule] if {
 	is_array(input.action.attachments)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.attachment
+	some [pack_id, i] in precedence.active_rules_of("attachment")
 	rule := config.rules.attachment[pack_id][i]
 }
 

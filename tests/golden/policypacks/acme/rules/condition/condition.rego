@@ -9,8 +9,7 @@ import data.policypacks.acme.lib.conditions
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": "the rule's condition holds"} if {
-	some index in precedence.input_rules
-	some [pack_id, i] in index.condition
+	some [pack_id, i] in precedence.active_rules_of("condition")
 	rule := config.rules.condition[pack_id][i]
 	possible(rule.action_types, input.action)
 	conditions.holds(rule.when, input)

@@ -13,8 +13,7 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.disclaimer
+	some [pack_id, i] in precedence.active_rules_of("disclaimer")
 	rule := config.rules.disclaimer[pack_id][i]
 	text.action_selected(rule, input.action)
 	not contains(body, rule.text)

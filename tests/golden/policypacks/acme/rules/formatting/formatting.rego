@@ -12,8 +12,7 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.formatting
+	some [pack_id, i] in precedence.active_rules_of("formatting")
 	rule := config.rules.formatting[pack_id][i]
 	text.action_selected(rule, input.action)
 	some check in ["max_length", "forbid", "require"]

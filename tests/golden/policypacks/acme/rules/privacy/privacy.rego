@@ -14,8 +14,7 @@ import data.policypacks.acme.precedence
 # The privacy rules of the agent's packs, when the action carries data.
 covering contains [pack_id, rule] if {
 	is_object(input.action.data)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.privacy
+	some [pack_id, i] in precedence.active_rules_of("privacy")
 	rule := config.rules.privacy[pack_id][i]
 }
 

@@ -12,8 +12,7 @@ import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some index in precedence.input_rules
-	some [pack_id, i] in index.prohibited_topics
+	some [pack_id, i] in precedence.active_rules_of("prohibited_topics")
 	rule := config.rules.prohibited_topics[pack_id][i]
 	text.carries_content(rule, input.action)
 	some topic in rule.topics

@@ -11,8 +11,7 @@ import data.policypacks.acme.lib.counting
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some index in precedence.input_rules
-	some [pack_id, i] in index.rate_limit
+	some [pack_id, i] in precedence.active_rules_of("rate_limit")
 	rule := config.rules.rate_limit[pack_id][i]
 	input.action.type == rule.action
 	nth := counting.already(input, ["actions", rule.action, rule.period]) + 1

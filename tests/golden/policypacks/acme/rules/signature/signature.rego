@@ -23,8 +23,7 @@ obligation contains {"pack": pack_id, "rule": rule.id, "obligation": append} if 
 
 # [pack id, rule] of the signature rules this action breaks.
 unsigned contains [pack_id, rule] if {
-	some index in precedence.input_rules
-	some [pack_id, i] in index.signature
+	some [pack_id, i] in precedence.active_rules_of("signature")
 	rule := config.rules.signature[pack_id][i]
 	text.action_selected(rule, input.action)
 	not signed(input.action, rule.ending)

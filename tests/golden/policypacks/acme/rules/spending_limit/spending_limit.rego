@@ -12,8 +12,7 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_number(input.action.amount)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.spending_limit
+	some [pack_id, i] in precedence.active_rules_of("spending_limit")
 	rule := config.rules.spending_limit[pack_id][i]
 	input.action.type in rule.actions
 	in_currency(input.action, rule.currency)

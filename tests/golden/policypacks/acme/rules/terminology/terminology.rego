@@ -12,8 +12,7 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.terminology
+	some [pack_id, i] in precedence.active_rules_of("terminology")
 	rule := config.rules.terminology[pack_id][i]
 	text.action_selected(rule, input.action)
 	regex.match(rule.any, body) # one alternation of every term: most texts stop here

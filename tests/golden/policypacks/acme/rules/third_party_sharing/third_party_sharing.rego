@@ -14,8 +14,7 @@ import data.policypacks.acme.precedence
 
 # The sharing rules of the agent's packs that select this action.
 selecting contains [pack_id, rule] if {
-	some index in precedence.input_rules
-	some [pack_id, i] in index.third_party_sharing
+	some [pack_id, i] in precedence.active_rules_of("third_party_sharing")
 	rule := config.rules.third_party_sharing[pack_id][i]
 	text.action_selected(rule, input.action)
 }

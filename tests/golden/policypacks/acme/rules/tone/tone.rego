@@ -15,8 +15,7 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	labelled(input.action.content)
 	label := input.action.content.tone
-	some index in precedence.input_rules
-	some [pack_id, i] in index.tone
+	some [pack_id, i] in precedence.active_rules_of("tone")
 	rule := config.rules.tone[pack_id][i]
 	rule.allowed != null
 	text.action_selected(rule, input.action)
@@ -28,8 +27,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	not labelled(input.action.content)
 	body := text.action_text(input.action)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.tone
+	some [pack_id, i] in precedence.active_rules_of("tone")
 	rule := config.rules.tone[pack_id][i]
 	text.action_selected(rule, input.action)
 	some band in rule.disallowed

@@ -36,8 +36,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 concerned contains [pack_id, rule, name] if {
 	name := input.action.tool.name
 	is_string(name)
-	some index in precedence.input_rules
-	some [pack_id, i] in index.tool_access
+	some [pack_id, i] in precedence.active_rules_of("tool_access")
 	rule := config.rules.tool_access[pack_id][i]
 	covers(rule.tools_patterns, name)
 }
