@@ -250,21 +250,23 @@ def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -
     must be narrowed there too, or a pack's examples would see other packs through it."""
     repo, compiled = compile_path(write_repo(tmp_path / "repo", documents(None)), "test")
     resolved = compiled.config["resolved"]
-    narrowed = {"precedence", "packs", "suppressed", "rules", "routes"}
+    narrowed = {"precedence", "base", "packs", "suppressed", "rules", "routes"}
     tables = [*resolved["agents"].values(), resolved["unknown"]]
     assert all(set(table) == narrowed for table in tables), [set(t) - narrowed for t in tables]
     write_tree(compiled, tmp_path / "bundle")
     write_tests(compiled, all_cases(repo), tmp_path / "tests")
     seller = resolved["agents"]["seller"]
-    assert {s["pack"] for s in seller["suppressed"]} == {"playbook"} and len(seller["packs"]) > 2
+    whole = eval_json("data.policypacks.acme_test.whole_table(input)", bundle=tmp_path / "bundle",
+                      data=[tmp_path / "tests"], input_doc=seller)  # the base merged in
+    assert {s["pack"] for s in seller["suppressed"]} == {"playbook"} and len(whole["packs"]) > 2
     answer = eval_json("{p: data.policypacks.acme_test.pack_table(input, p) | some p in "
                        '["playbook", "caps"]}', bundle=tmp_path / "bundle",
-                       data=[tmp_path / "tests"], input_doc=seller)
+                       data=[tmp_path / "tests"], input_doc=whole)
     for pack_id, table in answer.items():
         assert set(table["packs"]) == {pack_id}
         assert {s["pack"] for s in table["suppressed"]} <= {pack_id}
         assert {ref[0] for refs in table["rules"].values() for ref in refs} <= {pack_id}
-        assert table["precedence"] == seller["precedence"]
+        assert table["precedence"] == seller["precedence"] and table["base"] is False
     assert answer["playbook"]["suppressed"] == seller["suppressed"]
     assert answer["playbook"]["rules"] == {}  # its one rule is suppressed for seller
     assert answer["caps"]["rules"] == {"spending_limit": [["caps", 0]]}

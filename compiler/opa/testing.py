@@ -125,12 +125,14 @@ def all_cases(repo: Repository) -> list[CaseResult]:
 
 
 def agent_packs(compiled: CompiledPolicy, doc: Any) -> set[str]:
-    """The packs the input's agent has (its resolved table; an undeclared agent's is
-    the unknownAgents table)."""
+    """The packs the input's agent has (its resolved table, and the base when the table
+    uses it; an undeclared agent's is the unknownAgents table)."""
     resolved = compiled.config["resolved"]
     agent = doc.get("agent") if isinstance(doc, dict) else None
     table = resolved["agents"].get(agent) if isinstance(agent, str) else None
-    return set((table if table is not None else resolved["unknown"])["packs"])
+    table = table if table is not None else resolved["unknown"]
+    # a table with base: true holds only the packs beyond the shared scope-all ones
+    return set(table["packs"]) | (set(resolved["base"]["packs"]) if table["base"] else set())
 
 
 def select(cases: list[CaseResult], compiled: CompiledPolicy, packs: Iterable[str] = (),
