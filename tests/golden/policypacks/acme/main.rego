@@ -36,7 +36,7 @@ unknown_agent_violation := {
 # What the rule types found: {pack, rule, message}; one rule may report several. Each
 # type's package is named here rather than iterated, so a decision evaluates only the
 # `violation` rules; the types only walk the agent's unsuppressed rules
-# (precedence.input_rules), so nothing here needs to drop suppressed findings.
+# (precedence.active_rules_of), so nothing here needs to drop suppressed findings.
 # A malformed input (SPEC section 4, the input contract) reaches no rule.
 default findings := set()
 

@@ -62,7 +62,7 @@ outcome[test_id] := result if {
 
 	# regal ignore:with-outside-test-context
 	table := policy.precedence.input_table with input as case.input
-	local := pack_table(table, case.pack)
+	local := pack_table(whole_table(table), case.pack)
 
 	# regal ignore:with-outside-test-context
 	result := policy.decision with input as case.input
@@ -72,9 +72,23 @@ outcome[test_id] := result if {
 		with policy.config.waivers as {}
 }
 
+# An agent's table with the base (config.resolved.base, the scope-all packs) merged in,
+# when the table uses it: narrowed to one pack, it must stand alone.
+whole_table(table) := object.union(table, {
+	"base": false,
+	"packs": object.union(base.packs, table.packs),
+	"rules": {rule_type: array.concat(object.get(base.rules, rule_type, []), object.get(table.rules, rule_type, [])) |
+		some rule_type in (object.keys(base.rules) | object.keys(table.rules))
+	},
+}) if {
+	table.base
+	base := policy.config.resolved.base
+} else := table
+
 # An agent's table (config.resolved, precedence.rego) narrowed to one pack.
 pack_table(table, pack_id) := {
 	"precedence": table.precedence,
+	"base": false,
 	"packs": object.filter(table.packs, {pack_id}),
 	"suppressed": [entry | some entry in table.suppressed; entry.pack == pack_id],
 	"rules": {rule_type: refs |
