@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from policypacks.deploy.sidecar import free_port, is_opa_process, port_taken, stop_pid
@@ -61,7 +62,11 @@ def test_the_readme_sequence_runs_as_written(tmp_path: Path) -> None:
     assert "revision release-2 active" in output
     assert "no check failed" in output
     assert "stopped OPA" in output
-    assert port_taken("127.0.0.1", int(ports["8282"])) is None  # `kill %1` stopped it
+    # `kill %1` stopped it: SIGTERM returns at once, the server exits a moment later
+    deadline = time.monotonic() + 10
+    while port_taken("127.0.0.1", int(ports["8282"])) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert port_taken("127.0.0.1", int(ports["8282"])) is None
 
 
 def cleanup(process: subprocess.Popen[bytes], pid_file: Path) -> None:
