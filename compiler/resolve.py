@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OpaError
-from .opa.binary import run
+from .opa.binary import eval_json
 
 
 def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
@@ -76,14 +76,7 @@ def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dic
         (tree / root / "config" / "data.json").write_text(json.dumps(config))
         (tree / precedence).parent.mkdir(parents=True)
         (tree / precedence).write_text(modules[precedence])
-        # raw: the value alone, as compact JSON (a fifth of the pretty result's size)
-        proc = run(["eval", "--format", "raw", "--fail", "--data", str(tree), query])
-    if proc.returncode != 0:
-        raise OpaError(f"opa eval of {query} failed:\n{(proc.stderr or proc.stdout).strip()}")
-    try:
-        tables = json.loads(proc.stdout)
-    except json.JSONDecodeError as exc:
-        raise OpaError(f"opa eval of {query} gave no tables: {proc.stdout[:200]}") from exc
+        tables = eval_json(query, data=[tree], raw=True)
     if not isinstance(tables, dict) or not isinstance(tables.get("agents"), dict):
         raise OpaError(f"opa eval of {query} gave no tables")
     return tables

@@ -104,12 +104,14 @@ def run(args: list[str], *, stdin: str | None = None, timeout: float = 300,
 
 
 def eval_json(query: str, *, bundle: Path | None = None, data: tuple[Path, ...] | list[Path] = (),
-              input_doc: Any = None, timeout: float = 300) -> Any:
+              input_doc: Any = None, timeout: float = 300, raw: bool = False) -> Any:
     """Evaluate ``query`` and return the value of its single result (``None`` if undefined).
 
-    The input travels through stdin, so any size and any string is safe.
+    The input travels through stdin, so any size and any string is safe. ``raw``: OPA
+    prints the value alone, as compact JSON (a fifth of the wrapped result's size, for big
+    values), and an undefined result is a failure.
     """
-    args = ["eval", "--format", "json"]
+    args = ["eval", "--format", "raw", "--fail"] if raw else ["eval", "--format", "json"]
     if bundle is not None:
         args += ["--bundle", str(bundle)]
     for path in data:
@@ -126,6 +128,8 @@ def eval_json(query: str, *, bundle: Path | None = None, data: tuple[Path, ...] 
         answer = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
         raise OpaError(f"opa eval printed something that is not JSON: {proc.stdout[:200]}") from exc
+    if raw:
+        return answer
     results = answer.get("result") or []
     if not results:
         return None
