@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import CompileContext, rule_types
-from .input_contract import contract_data
+from .input_contract import contract_data, fast_checks
 from .log_mask import log_mask
 from .model import Pack, Repository, Rule
 from .render import render, template_names
@@ -36,8 +36,11 @@ class CompiledPolicy:
 
 
 # What a core template renders besides the package: the input contract's tables, which
-# it holds as literals (JSON-encoded by the template).
-CORE_CONTEXT: dict[str, dict[str, Any]] = {"input_contract": {"contract": contract_data()}}
+# it holds as literals (JSON-encoded by the template), and its verdict as rule bodies.
+CORE_CONTEXT: dict[str, dict[str, Any]] = {
+    "input_contract": {"contract": {"fast": fast_checks()}},
+    "input_messages": {"contract": contract_data()},
+}
 
 
 def bundle_root(identity_id: str) -> str:

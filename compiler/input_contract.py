@@ -5,6 +5,8 @@ Everything about that shape comes from :data:`FIELDS`:
 - :func:`contract_data` is the table the Rego module
   ``rego_templates/core/input_contract.rego.j2`` walks on every decision (rendered into
   it as JSON-encoded literals; the logic that walks it is fixed);
+- :func:`fast_checks` is the verdict alone, rendered as plain Rego rule bodies: what a
+  well-formed input (the common case) costs;
 - :func:`json_schema` is the same shape as a JSON Schema (draft 7), which OPA's
   ``json.match_schema`` can check; ``benchmarks/input_contract.py`` measures that road
   against the table, and ``tests/test_input_contract.py`` holds the two to the same
@@ -22,6 +24,8 @@ This module has no third-party imports and touches no files.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,6 +205,75 @@ def contract_data() -> dict[str, Any]:
     }
 
 
+# ---- The verdict alone, as Rego rule bodies ------------------------------------
+
+#: Rego tests, by (type, constraints), that a value fits; patterns get ``matching``.
+_TESTS = {
+    ("string", ()): "is_string(value)",
+    ("string", ("non_empty",)): "non_empty(value)",
+    ("number", ()): "is_number(value)",
+    ("number", ("non_negative",)): "non_negative(value)",
+    ("number", ("integer", "non_negative")): "non_negative_integer(value)",
+    ("boolean", ()): "is_boolean(value)",
+    ("array", ()): "is_array(value)",
+    ("object", ()): "is_object(value)",
+}
+
+_SEGMENT = re.compile(r"^[a-z_]+$")
+
+
+def _ref(segments: list[str], root: str = "input") -> str:
+    """A Rego reference to a documented field; the segments are this module's own
+    names, never authored text, and are checked to be plain identifiers."""
+    for segment in segments:
+        if not _SEGMENT.match(segment):
+            raise ValueError(f"{segment!r}: a contract path segment must be an identifier")
+    return ".".join([root, *segments])
+
+
+def _test(spec: Field, name: str) -> str:
+    if spec.pattern:
+        return f"matching({json.dumps(spec.pattern)}, {name})"
+    return _TESTS[(spec.type, tuple(sorted(spec.constraints)))].replace("value", name)
+
+
+def fast_checks() -> list[dict[str, Any]]:
+    """The contract's verdict as rule bodies (lists of Rego expressions), one per check:
+    any body that holds makes the input malformed. They say exactly what the tables say
+    (``tests/test_input_contract.py`` holds the two to the same verdict), but a
+    well-formed input, the common case, costs one failed lookup per absent field
+    instead of a walk of the tables; the tables then only word the messages."""
+    bodies: list[dict[str, Any]] = [{"path": "input", "body": ["not is_object(input)"]}]
+    for spec in FIELDS:
+        prefix, each, rest = _split(spec.path)
+        if each is None:
+            lookup, name = [f"value := {_ref(prefix)}"], "value"
+        else:
+            container = _ref(prefix)
+            lookup, name = [f"is_{each}({container})", f"some member in {container}"], "member"
+            if rest:
+                lookup, name = [*lookup, f"value := {_ref(rest, 'member')}"], "value"
+        bodies.append({"path": spec.path, "body": [*lookup, f"not {_test(spec, name)}"]})
+        if spec.required:
+            parent = _ref(prefix[:-1])
+            bodies.append({"path": f"{spec.path} (required)", "body": [
+                f"is_object({parent})", f"missing_key({parent}, {json.dumps(prefix[-1])})"]})
+        if spec.required_for:
+            parent = _ref(prefix[:-1])
+            types = ", ".join(json.dumps(t) for t in spec.required_for)
+            bodies.append({"path": f"{spec.path} (required for {', '.join(spec.required_for)})",
+                           "body": [f"{_ref(prefix[:-1] + ['type'])} in {{{types}}}",
+                                    f"missing_key({parent}, {json.dumps(prefix[-1])})"]})
+        if spec.domain_of:
+            address = _ref(_fixed(spec.domain_of))
+            bodies.append({"path": f"{spec.path} (the domain of {spec.domain_of})", "body": [
+                f"address := {address}", "is_string(address)",
+                "parts := split(address, \"@\")", "count(parts) == 2",
+                f"domain := {_ref(prefix)}", "is_string(domain)",
+                "lower(parts[1]) != lower(domain)"]})
+    return bodies
+
+
 # ---- The same shape as a JSON Schema ---------------------------------------------
 
 def _schema_node(spec: Field) -> dict[str, Any]:
@@ -318,11 +391,16 @@ DOC_CHECKS = """\
 
 ## Cost
 
-`benchmarks/input_contract.py` measures what the check adds to a decision (`opa bench`
-and HTTP p50/p99, against the same bundle with empty contract tables, in the same run),
-and the same shape checked by OPA's `json.match_schema` (the road not taken). The
-tables are literals in the Rego module rather than data: OPA converts data to Rego
-values on every read, which would cost more than the check itself.
+The verdict is one plain Rego rule body per check (`lib/input_contract`, rendered from
+this model): on a well-formed input, the common case, each is a lookup that fails at
+once where the input has no such field. The tables that word the messages
+(`lib/input_messages`) are walked only for a malformed input; they are literals in the
+Rego module rather than data, because OPA converts data to Rego values on every read.
+`tests/test_input_contract.py` holds the verdict and the messages to the same answer on
+every input it tries. `benchmarks/input_contract.py` measures what the check adds to a
+decision (`opa bench` and HTTP p50/p99, against the same bundle with no check, in the
+same run), and the same shape checked by OPA's `json.match_schema` (the road not
+taken).
 """
 
 

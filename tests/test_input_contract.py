@@ -39,12 +39,17 @@ def example() -> tuple[Any, CompiledPolicy]:
 
 def judged(compiled: CompiledPolicy, inputs: list[Any]) -> list[tuple[dict[str, Any], list[str]]]:
     """(decision, the contract's messages) for each input, from one `opa eval`."""
-    answer = evaluate.query(compiled, "[[d, e] | some x in input; "
+    contract = "{prefix}.lib.input_contract"
+    answer = evaluate.query(compiled, "[[d, e, v] | some x in input; "
                                       "d := {prefix}.decision with input as x; "
-                                      "e := {prefix}.lib.input_contract.errors with input as x]",
+                                      f"e := {contract}.errors with input as x; "
+                                      f"v := [1 | {contract}.valid with input as x]]",
                             inputs)
     assert isinstance(answer, list) and len(answer) == len(inputs), answer
-    return [(decision, sorted(errors)) for decision, errors in answer]
+    for document, (_, errors, valid) in zip(inputs, answer, strict=True):
+        # The verdict's rule bodies and the message tables say the same.
+        assert bool(valid) == (not errors), (document, errors)
+    return [(decision, sorted(errors)) for decision, errors, _ in answer]
 
 
 def paths(errors: list[str]) -> list[str]:
