@@ -124,6 +124,12 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "violation_fields": {pack.id: {r.id: _violation_fields(pack, r) for r in pack.rules}
                              for pack in repo.packs.values()},
         "rules": rules_by_type,
+        # type -> pack -> what each rule can fire on (RuleType.fires_on), beside the rules:
+        # only the build reads it, to index each agent's rule types by action.
+        "fires_on": {rule_type: {pack_id: [rule_types()[rule_type].fires_on(rule)
+                                           for rule in rules]
+                                 for pack_id, rules in by_pack.items()}
+                     for rule_type, by_pack in rules_by_type.items()},
         "log_mask": log_mask(repo),
         "tools": {name: compile_tool(tool) for name, tool in sorted(repo.tools.items())},
         # agent -> pack -> rule -> waivers, latest expiry first; in force is decided per

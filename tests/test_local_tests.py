@@ -250,7 +250,7 @@ def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -
     must be narrowed there too, or a pack's examples would see other packs through it."""
     repo, compiled = compile_path(write_repo(tmp_path / "repo", documents(None)), "test")
     resolved = compiled.config["resolved"]
-    narrowed = {"precedence", "base", "packs", "suppressed", "rules", "routes"}
+    narrowed = {"precedence", "base", "packs", "suppressed", "rules", "fires", "routes"}
     tables = [*resolved["agents"].values(), resolved["unknown"]]
     assert all(set(table) == narrowed for table in tables), [set(t) - narrowed for t in tables]
     write_tree(compiled, tmp_path / "bundle")
@@ -266,6 +266,10 @@ def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -
         assert set(table["packs"]) == {pack_id}
         assert {s["pack"] for s in table["suppressed"]} <= {pack_id}
         assert {ref[0] for refs in table["rules"].values() for ref in refs} <= {pack_id}
+        fires = table["fires"]
+        live = {*fires["any"], *fires["content"], *(t for ts in fires["actions"].values()
+                                                    for t in ts)}
+        assert live == set(table["rules"])  # recomputed from the narrowed rules
         assert table["precedence"] == seller["precedence"] and table["base"] is False
     assert answer["playbook"]["suppressed"] == seller["suppressed"]
     assert answer["playbook"]["rules"] == {}  # its one rule is suppressed for seller

@@ -84,7 +84,9 @@ def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
             agent("plain"), agent("both", [{"pack": "corp", "enforcement": "warn"}])]
     shipped = compile_docs(tmp_path, docs).config["resolved"]
     assert shipped["base"] == {"packs": {"corp": ["identity", "block"]},
-                               "rules": {"spending_limit": [["corp", 0]]}}
+                               "rules": {"spending_limit": [["corp", 0]]},
+                               "fires": {"any": [], "content": [],
+                                         "actions": {"spend": ["spending_limit"]}}}
     plain, both = shipped["agents"]["plain"], shipped["agents"]["both"]
     assert (plain["base"], plain["packs"], plain["rules"]) == (
         True, {"team": ["identity", "warn"]}, {"spending_limit": [["team", 0]]})
@@ -102,3 +104,37 @@ def test_tables_evaluated_in_parallel_are_the_same(workers: int, tmp_path: Path,
     shipped, computed = shipped_and_computed(compile_docs(tmp_path, matrix_repository(
         "agent_overrides", True)[0]))
     assert shipped == computed
+
+
+# ---- which rule types a decision evaluates (precedence.live_types) ------------------
+
+CONTENT = {"text": "hello"}
+LIVE = [
+    # agent, action, the rule types evaluated for it (the example repository: its
+    # conditions pin refunds and discounts, its signature and rate cap e-mails)
+    ("support-bot", {"type": "spend", "amount": 5}, {"attachment", "privacy",
+                                                      "spending_limit", "tool_access"}),
+    ("support-bot", {"type": "refund", "amount": 5}, {"attachment", "condition", "privacy",
+                                                       "tool_access"}),
+    ("support-bot", {"type": "send_email"}, {"attachment", "disclaimer", "privacy",
+                                             "rate_limit", "signature", "tool_access"}),
+    ("support-bot", {"type": "send_email", "content": CONTENT},
+     {"attachment", "disclaimer", "formatting", "pii", "privacy", "prohibited_topics",
+      "rate_limit", "signature", "terminology", "tone", "tool_access"}),
+    ("support-bot", {"type": "store_data"}, {"attachment", "privacy", "retention",
+                                             "tool_access"}),
+    ("support-bot", {"type": "anything", "content": CONTENT},
+     {"attachment", "disclaimer", "formatting", "pii", "privacy", "prohibited_topics",
+      "terminology", "tone", "tool_access"}),
+    ("data-bot", {"type": "export_data"}, {"attachment", "export", "privacy",
+                                           "tool_access"}),
+]
+
+
+def test_a_decision_evaluates_the_types_that_can_fire_on_its_action() -> None:
+    compiled = compile_path(ROOT / "packs", "test")[1]
+    answer = evaluate.query(compiled, "[t | some x in input; "
+                                      "t := {prefix}.precedence.live_types with input as x]",
+                            [{"agent": a, "action": action} for a, action, _ in LIVE])
+    for (agent_id, action, expected), live in zip(LIVE, answer, strict=True):
+        assert set(live) == expected, (agent_id, action)

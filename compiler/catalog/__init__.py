@@ -44,6 +44,29 @@ def _no_data(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     return {}
 
 
+#: What ``RuleType.fires_on`` answers besides a list of action types: any action, or any
+#: action that carries a ``content`` object (the text rules without ``actions``).
+ANY_ACTION = "any"
+WITH_CONTENT = "content"
+FiresOn = list[str] | str
+
+
+def _any_action(rule: dict[str, Any]) -> FiresOn:
+    return ANY_ACTION
+
+
+def text_actions(rule: dict[str, Any]) -> FiresOn:
+    """A text rule fires only on actions with content: its ``actions``, else any such."""
+    actions: list[str] | None = rule.get("actions")
+    return actions if actions is not None else WITH_CONTENT
+
+
+def listed_actions(rule: dict[str, Any]) -> FiresOn:
+    """A rule that fires only on its ``actions`` (the type gives the default)."""
+    actions: list[str] | None = rule.get("actions")
+    return actions if actions is not None else ANY_ACTION
+
+
 def _own_key(params: dict[str, Any]) -> str | None:
     return None
 
@@ -62,6 +85,11 @@ class RuleType:
     key_doc: str = "own"  # the conflict key as SPEC section 4 writes it
     notes: str = ""  # further documentation (markdown)
     doc_params: Mapping[str, str] = field(default_factory=dict)  # parameter -> meaning
+    # Which actions a rule can fire on, given its compiled data: a list of action types,
+    # ANY_ACTION or WITH_CONTENT. The build indexes each agent's rule types by it, and a
+    # decision skips the types none of whose rules can fire on its action, so it must
+    # never answer narrower than the Rego template decides (the default is any action).
+    fires_on: Callable[[dict[str, Any]], FiresOn] = _any_action
 
 
 _registry: dict[str, RuleType] = {}

@@ -13,6 +13,7 @@ def _call(api: str | None, used_api: str, period: str, done: object) -> dict[str
 
 RULE_TYPE = RuleType(
     name="api_limit",
+    fires_on=lambda rule: ["api_call"],
     summary="Cap the calls an agent makes to one API, or to all APIs together.",
     violated_when=(
         "the action is an `api_call` to the rule's `api` (`*`: any API) and "

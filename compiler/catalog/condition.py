@@ -4,7 +4,7 @@ from typing import Any
 
 from ..conditions import check_condition, condition_dnf
 from ..schema import Check, Ctx, Field
-from . import CompileContext, Example, RuleType
+from . import ANY_ACTION, CompileContext, Example, RuleType
 from ._common import condition_action_types
 
 
@@ -27,6 +27,7 @@ CONDITION = ConditionCheck()
 
 RULE_TYPE = RuleType(
     name="condition",
+    fires_on=lambda rule: rule["action_types"] if rule["action_types"] is not None else ANY_ACTION,
     summary="Block (or escalate, or warn about) any action a condition describes.",
     violated_when="the `when` condition holds.",
     params={"when": Field(CONDITION, required=True)},

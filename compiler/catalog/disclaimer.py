@@ -6,7 +6,7 @@ from typing import Any
 
 from ..conditions import condition_dnf
 from ..schema import Field, ListOf, Str
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, text_actions
 from ._common import actions_field
 from ._text import REQUIRED_TEXT, TEXT_ACTIONS_DOC
 from .condition import CONDITION
@@ -30,6 +30,7 @@ INVEST = {"text": DISCLAIMER, "when_topics": ["investment", "tax"]}
 
 RULE_TYPE = RuleType(
     name="disclaimer",
+    fires_on=text_actions,
     summary="Require a disclaimer in messages on given topics or under a condition.",
     violated_when=(
         "the trigger holds and `text` does not appear in `content.text` (exactly, "

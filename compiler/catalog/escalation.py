@@ -28,6 +28,7 @@ def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="escalation",
+    fires_on=lambda rule: [],  # never violated: it routes approvals
     summary="Send require_approval decisions to the right approvers.",
     violated_when=(
         "never. A route matches when `actions` (if listed) holds the action type and one "

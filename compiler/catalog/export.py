@@ -18,6 +18,7 @@ S3 = {"allowed_destinations": ["s3://acme-*"]}
 
 RULE_TYPE = RuleType(
     name="export",
+    fires_on=lambda rule: ["export_data"],
     summary="Allow data exports only to listed destinations and regions, and only so much.",
     violated_when=(
         "an `export_data` action of the rule's `classes` (every class when absent; data "

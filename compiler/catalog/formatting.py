@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Regex
-from . import Example, RuleType
+from . import Example, RuleType, text_actions
 from ._common import COUNT, actions_field
 from ._text import TEXT_ACTIONS_DOC
 
@@ -16,6 +16,7 @@ def _message(text: Any, type_: str = "send_message") -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="formatting",
+    fires_on=text_actions,
     summary="Bound the length of an agent's text and the patterns it must or must not contain.",
     violated_when=(
         "`content.text` is longer than `max_length` characters (Unicode code points; exactly "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Enum, Field, ListOf, Str
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, text_actions
 from ._common import actions_field, domains
 from ._text import TEXT_ACTIONS_DOC
 
@@ -48,6 +48,7 @@ def _redact(*spans: tuple[str, int, int], mask: str | None = None,
 
 RULE_TYPE = RuleType(
     name="pii",
+    fires_on=text_actions,
     summary="Keep personal data (emails, phones, card numbers...) inside the organisation.",
     violated_when=(
         "a detected entity is in `content.text` or `content.subject` and the recipient is "

@@ -3,7 +3,7 @@
 from typing import Any
 
 from ..schema import Field, ListOf, MapOf, Regex
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, text_actions
 from ._common import Term, actions_field, any_of, words_pattern
 
 
@@ -24,6 +24,7 @@ def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="prohibited_topics",
+    fires_on=text_actions,
     summary="Keep agents off topics: by keyword, by pattern, or by the action's own labels.",
     violated_when=(
         "a topic's keyword appears in the text (case-insensitive, whole word), one of its "

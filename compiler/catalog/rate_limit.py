@@ -13,6 +13,7 @@ def _usage(action: str, period: str, done: object) -> dict[str, object]:
 
 RULE_TYPE = RuleType(
     name="rate_limit",
+    fires_on=lambda rule: [rule["action"]],
     summary="Cap how many actions of one type an agent takes per minute, hour or day.",
     violated_when=(
         "`action.type` is the rule's `action` and `usage.actions[action][period] + 1` (this "

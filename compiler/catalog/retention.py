@@ -16,6 +16,7 @@ def _store(**data: Any) -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="retention",
+    fires_on=lambda rule: ["store_data"],
     summary="Bound how long stored data is kept, for all data or for some classes.",
     violated_when=(
         "a `store_data` action of the rule's `classes` (every class when absent; data that "

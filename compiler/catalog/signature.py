@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, listed_actions
 from ._common import actions_field
 from ._text import REQUIRED_TEXT
 
@@ -27,6 +27,7 @@ def _append(text: str) -> list[dict[str, Any]]:
 
 RULE_TYPE = RuleType(
     name="signature",
+    fires_on=listed_actions,
     summary="Make outgoing messages end with the organisation's signature.",
     violated_when=(
         "the action is one of `actions` and its `content.text`, trailing whitespace ignored, "

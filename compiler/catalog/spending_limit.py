@@ -1,11 +1,12 @@
 """spending_limit: caps on money spent per transaction, hour, day or month."""
 
 from ..schema import Enum, Field, Str
-from . import Example, RuleType
+from . import Example, RuleType, listed_actions
 from ._common import NON_NEGATIVE, actions_field
 
 RULE_TYPE = RuleType(
     name="spending_limit",
+    fires_on=listed_actions,
     summary="Cap what an agent spends, per transaction or per hour, day or month.",
     violated_when=(
         "the action is one of `actions`, its `amount` is in the rule's currency (a missing "

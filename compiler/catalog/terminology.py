@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, MapOf
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, text_actions
 from ._common import Term, actions_field, word_pattern, words_pattern
 from ._text import REQUIRED_TEXT, TEXT_ACTIONS_DOC
 
@@ -30,6 +30,7 @@ def _message(text: str, type_: str = "send_message") -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="terminology",
+    fires_on=text_actions,
     summary="Keep the house vocabulary: preferred terms instead of others, forbidden terms never.",
     violated_when=(
         "a `replace` or `forbid` term appears in the text (case-insensitive, whole word); the "

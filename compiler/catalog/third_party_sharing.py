@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Str
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, listed_actions
 from ._common import actions_field, domains
 from ._data import FAIL_CLOSED_NOTE
 
@@ -26,6 +26,7 @@ NO_PII = {"blocked_classes": ["pii"]}
 
 RULE_TYPE = RuleType(
     name="third_party_sharing",
+    fires_on=listed_actions,
     summary="Control what data leaves the organisation: to which outside domains, of "
             "which classes.",
     violated_when=(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, MapOf, Regex, Str
-from . import CompileContext, Example, RuleType
+from . import CompileContext, Example, RuleType, text_actions
 from ._common import actions_field, any_of
 from ._text import TEXT_ACTIONS_DOC, phrase_pattern
 
@@ -60,6 +60,7 @@ def _email(text: str | None = None, tone: str | None = None) -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="tone",
+    fires_on=text_actions,
     summary="Keep an agent's voice within the allowed tone bands (professional, casual...).",
     violated_when=(
         "`content.tone` is not in `allowed`; without a tone label, when the text matches a "

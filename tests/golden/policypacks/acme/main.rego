@@ -37,29 +37,115 @@ unknown_agent_violation := {
 # type's package is named here rather than iterated, so a decision evaluates only the
 # `violation` rules; the types only walk the agent's unsuppressed rules
 # (precedence.active_rules_of), so nothing here needs to drop suppressed findings.
-# A malformed input (SPEC section 4, the input contract) reaches no rule.
-default findings := set()
+# Only the types that can fire on the action are evaluated (precedence.live_types). A
+# malformed input (SPEC section 4, the input contract) reaches no rule, nor does an
+# undeclared agent under unknownAgents: block (it has no rule to break).
 
-findings := union({
-	rules.api_limit.violation,
-	rules.attachment.violation,
-	rules.condition.violation,
-	rules.disclaimer.violation,
-	rules.export.violation,
-	rules.formatting.violation,
-	rules.pii.violation,
-	rules.privacy.violation,
-	rules.prohibited_topics.violation,
-	rules.rate_limit.violation,
-	rules.retention.violation,
-	rules.signature.violation,
-	rules.spending_limit.violation,
-	rules.terminology.violation,
-	rules.third_party_sharing.violation,
-	rules.tone.violation,
-	rules.tool_access.violation,
-}) if {
+findings contains finding if {
+	rules_apply
+	"api_limit" in precedence.live_types
+	some finding in rules.api_limit.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"attachment" in precedence.live_types
+	some finding in rules.attachment.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"condition" in precedence.live_types
+	some finding in rules.condition.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"disclaimer" in precedence.live_types
+	some finding in rules.disclaimer.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"export" in precedence.live_types
+	some finding in rules.export.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"formatting" in precedence.live_types
+	some finding in rules.formatting.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"pii" in precedence.live_types
+	some finding in rules.pii.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"privacy" in precedence.live_types
+	some finding in rules.privacy.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"prohibited_topics" in precedence.live_types
+	some finding in rules.prohibited_topics.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"rate_limit" in precedence.live_types
+	some finding in rules.rate_limit.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"retention" in precedence.live_types
+	some finding in rules.retention.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"signature" in precedence.live_types
+	some finding in rules.signature.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"spending_limit" in precedence.live_types
+	some finding in rules.spending_limit.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"terminology" in precedence.live_types
+	some finding in rules.terminology.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"third_party_sharing" in precedence.live_types
+	some finding in rules.third_party_sharing.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"tone" in precedence.live_types
+	some finding in rules.tone.violation
+}
+
+findings contains finding if {
+	rules_apply
+	"tool_access" in precedence.live_types
+	some finding in rules.tool_access.violation
+}
+
+rules_apply if {
 	input_contract.valid
+	not precedence.blocked_unknown
 }
 
 # One violation per violated rule, with the enforcement it has for this agent.
@@ -126,14 +212,22 @@ outcome := ["allow", "warn", "require_approval", "block"][strictest]
 
 # Only what deciding rules ask: a shadow rule or a waived one obliges to nothing.
 obligations := sort([o.obligation |
-	input_contract.valid
-	some o in union({
-		rules.pii.obligation,
-		rules.signature.obligation,
-	})
+	some o in obliged
 	rule_enforcement(o.pack, o.rule) != "shadow"
 	not waiver_in_force(o.pack, o.rule)
 ])
+
+obliged contains obligation if {
+	rules_apply
+	"pii" in precedence.live_types
+	some obligation in rules.pii.obligation
+}
+
+obliged contains obligation if {
+	rules_apply
+	"signature" in precedence.live_types
+	some obligation in rules.signature.obligation
+}
 
 # A rule's enforcement for the input's agent: its own, else its pack's for the agent.
 rule_enforcement(pack_id, rule_id) := object.get(

@@ -226,6 +226,7 @@ tables := {
 	"base": {
 		"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in base_packs},
 		"rules": active_rules(base_packs, set()),
+		"fires": fires(active_rules(base_packs, set())),
 	},
 	"unknown": unknown_table,
 }
@@ -248,6 +249,7 @@ empty_table := {
 	"packs": {},
 	"suppressed": [],
 	"rules": {},
+	"fires": fires({}),
 	"routes": [],
 }
 
@@ -262,7 +264,8 @@ table(agent_id) := {
 	"base": with_base,
 	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in own},
 	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
-	"rules": active_rules(own, {[s.pack, s.rule] | some s in dropped}),
+	"rules": rules,
+	"fires": fires(rules),
 	"routes": routes(attached),
 } if {
 	mode := applied_precedence(agent_id)
@@ -270,6 +273,7 @@ table(agent_id) := {
 	dropped := suppressed(attached, mode)
 	with_base := shares_base(attached, dropped)
 	own := beyond_base(attached, with_base)
+	rules := active_rules(own, {[s.pack, s.rule] | some s in dropped})
 }
 
 # The base applies to an agent that has every scope-all pack exactly as the base has it
@@ -294,6 +298,35 @@ active_rules(attached, dropped) := {rule_type: refs |
 		some [i, rule_id] in rule_index[pack_id][rule_type]
 		not [pack_id, rule_id] in dropped
 	]
+}
+
+# The types of the active rules (type -> [pack id, i]) by what they can fire on
+# (config.fires_on, from each rule type's catalog module): `any` action, any action with
+# `content`, or the listed `actions`. A decision evaluates only the types that can fire
+# on its action (live_types).
+fires(rules) := {
+	"any": sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, "any")}),
+	"content": sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, "content")}),
+	"actions": {action: sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, action)}) |
+		some action in {action |
+			some rule_type, refs in rules
+			some [pack_id, i] in refs
+			is_array(config.fires_on[rule_type][pack_id][i])
+			some action in config.fires_on[rule_type][pack_id][i]
+		}
+	},
+}
+
+# Whether one of the rules fires on `on`: "any", "content" or an action type it lists.
+fires_on(rule_type, refs, on) if {
+	some [pack_id, i] in refs
+	config.fires_on[rule_type][pack_id][i] == on
+}
+
+fires_on(rule_type, refs, on) if {
+	some [pack_id, i] in refs
+	is_array(config.fires_on[rule_type][pack_id][i])
+	on in config.fires_on[rule_type][pack_id][i]
 }
 
 # pack id -> rule type -> [position in config.rules[type][pack id], rule id] of its
@@ -356,6 +389,28 @@ input_suppressed := input_table.suppressed
 # values lazily, so this converts the two lists of that type only, not both tables.
 # regal ignore:external-reference
 active_rules_of(rule_type) := array.concat(object.get(base_rules, rule_type, []), object.get(own_rules, rule_type, []))
+
+# The rule types that can fire on the input's action (fires): a decision evaluates only
+# these. Each type's own rules still decide; this only skips the types that cannot.
+live_types contains rule_type if {
+	some on in input_fires
+	some rule_type in on.any
+}
+
+live_types contains rule_type if {
+	is_object(input.action.content)
+	some on in input_fires
+	some rule_type in on.content
+}
+
+live_types contains rule_type if {
+	some on in input_fires
+	some rule_type in on.actions[input.action.type]
+}
+
+input_fires := [config.resolved.base.fires, input_table.fires] if input_table.base
+
+input_fires := [input_table.fires] if not input_table.base
 
 # type -> [pack id, i] of the base, when it applies to the agent.
 default base_rules := {}

@@ -91,12 +91,15 @@ pack_table(table, pack_id) := {
 	"base": false,
 	"packs": object.filter(table.packs, {pack_id}),
 	"suppressed": [entry | some entry in table.suppressed; entry.pack == pack_id],
-	"rules": {rule_type: refs |
+	"rules": rules,
+	"fires": policy.precedence.fires(rules),
+	"routes": [ref | some ref in table.routes; ref[0] == pack_id],
+} if {
+	rules := {rule_type: refs |
 		some rule_type, all_refs in table.rules
 		refs := [ref | some ref in all_refs; ref[0] == pack_id]
 		count(refs) > 0
-	},
-	"routes": [ref | some ref in table.routes; ref[0] == pack_id],
+	}
 }
 
 # A whole-agent case's decision: now, or with OPA's clock at the case's moment.
