@@ -595,7 +595,7 @@ finding contains ["safety-core/pii", msg] if {
 	not internal_recipient
 	some field, value in pii_fields
 	count(value) <= pii.max_chars
-	not pii.scan(value).findings
+	not pii.scan_for(value, pii_detected).findings
 	msg := sprintf("%s has more than %d candidate spans (pattern matches and digit groups) for the PII detectors, so it was not scanned", [field, pii.max_candidates])
 }
 
@@ -609,10 +609,12 @@ pii_fields[field] := value if {
 pii_findings := [f | some [_, _, f] in sort([[f.field, f.start, f] |
 	some field, value in pii_fields
 	count(value) <= pii.max_chars
-	some found in pii.findings(value)
-	found.entity in {"credit_card", "iban", "ssn"}
+	some found in pii.scan_for(value, pii_detected).findings
+	found.entity in pii_detected
 	f := object.union(found, {"field": field})
 ])]
+
+pii_detected := {"credit_card", "iban", "ssn"}
 
 internal_recipient if domain_in(recipient_domain, ["acme.com"])
 

@@ -86,9 +86,10 @@ The detectors are defined exactly in [the PII detectors page](../pii.md): `email
 (issuance rules; `-`, `.`, space or no separator), `credit_card` (issuer ranges, lengths,
 Luhn), `iban` (registry length per country, mod-97; grouped by spaces or hyphens) and
 `ip_address` (IPv4, IPv6 with `::`, embedded IPv4, zone ids, CIDR prefixes). Every
-detector runs on every text and one span is reported once, as the most specific entity
-that validates: the digits of a card are no phone, those of an IBAN no card; `detect`
-then chooses which findings the rule reports.
+detector runs on every text in which one of the entities the rule detects can occur (a
+rule that detects only cards does not scan a text without twelve digits), and one span is
+reported once, as the most specific entity that validates: the digits of a card are no
+phone, those of an IBAN no card; `detect` then chooses which findings the rule reports.
 
 `policypacks.obligations.apply(action, decision)` (or
 `client.enforce(action, apply_obligations=True)`) writes the obligation into the action:

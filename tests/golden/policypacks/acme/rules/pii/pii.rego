@@ -89,11 +89,17 @@ findings contains object.union(f, {"field": field}) if {
 }
 
 # What the detectors make of each field short enough to read, only when some rule would
-# report it (main reads every rule of this package, for every decision).
-scans[field] := pii.scan(value) if {
+# report it, and only where an entity those rules detect can occur.
+scans[field] := pii.scan_for(value, detected) if {
 	count(outgoing) > 0
 	some field, value in scanned
 	count(value) <= pii.max_chars
+}
+
+# The entities the outgoing rules detect.
+detected contains kind if {
+	some [_, rule] in outgoing
+	some kind in rule.detect
 }
 
 describe(found, action) := sprintf(template, [entity_list(found), domain]) if {
