@@ -8,7 +8,6 @@ let a decision visit only the packs of the agent that asks.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,18 +70,8 @@ def render_modules(identity_id: str, root: str) -> dict[str, str]:
     for type_name in sorted(rule_types()):
         modules[f"{root}/rules/{type_name}/{type_name}.rego"] = render(
             f"rules/{type_name}.rego.j2", identity_id)
-    # main.rego names each rule type's package (dispatch by reference, no iteration).
-    defining = {kind: [name for name in sorted(rule_types())
-                       if _defines(modules[f"{root}/rules/{name}/{name}.rego"], kind)]
-                for kind in ("violation", "obligation")}
-    modules[f"{root}/main.rego"] = render("core/main.rego.j2", identity_id,
-                                          violation_types=defining["violation"],
-                                          obligation_types=defining["obligation"])
+    modules[f"{root}/main.rego"] = render("core/main.rego.j2", identity_id)
     return modules
-
-
-def _defines(source: str, rule: str) -> bool:
-    return re.search(rf"^{rule} contains ", source, re.MULTILINE) is not None
 
 
 def build_config(repo: Repository, revision: str) -> dict[str, Any]:

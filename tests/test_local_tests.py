@@ -267,8 +267,8 @@ def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -
         assert {s["pack"] for s in table["suppressed"]} <= {pack_id}
         assert {ref[0] for refs in table["rules"].values() for ref in refs} <= {pack_id}
         fires = table["fires"]
-        live = {*fires["any"], *fires["content"], *(t for ts in fires["actions"].values()
-                                                    for t in ts)}
+        live = {*fires["any"], *(t for ts in fires["carrying"].values() for t in ts),
+                *(t for ts in fires["actions"].values() for t in ts)}
         assert live == set(table["rules"])  # recomputed from the narrowed rules
         assert table["precedence"] == seller["precedence"] and table["base"] is False
     assert answer["playbook"]["suppressed"] == seller["suppressed"]

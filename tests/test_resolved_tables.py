@@ -85,7 +85,7 @@ def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
     shipped = compile_docs(tmp_path, docs).config["resolved"]
     assert shipped["base"] == {"packs": {"corp": ["identity", "block"]},
                                "rules": {"spending_limit": [["corp", 0]]},
-                               "fires": {"any": [], "content": [],
+                               "fires": {"any": [], "carrying": {},
                                          "actions": {"spend": ["spending_limit"]}}}
     plain, both = shipped["agents"]["plain"], shipped["agents"]["both"]
     assert (plain["base"], plain["packs"], plain["rules"]) == (
@@ -111,23 +111,23 @@ def test_tables_evaluated_in_parallel_are_the_same(workers: int, tmp_path: Path,
 CONTENT = {"text": "hello"}
 LIVE = [
     # agent, action, the rule types evaluated for it (the example repository: its
-    # conditions pin refunds and discounts, its signature and rate cap e-mails)
-    ("support-bot", {"type": "spend", "amount": 5}, {"attachment", "privacy",
-                                                      "spending_limit", "tool_access"}),
-    ("support-bot", {"type": "refund", "amount": 5}, {"attachment", "condition", "privacy",
-                                                       "tool_access"}),
-    ("support-bot", {"type": "send_email"}, {"attachment", "disclaimer", "privacy",
-                                             "rate_limit", "signature", "tool_access"}),
+    # conditions pin refunds and discounts, its signature and rate cap e-mails; privacy
+    # needs `data`, attachment `attachments`, tool_access `tool`, text rules `content`)
+    ("support-bot", {"type": "spend", "amount": 5},         {"spending_limit"}),
+    ("support-bot", {"type": "refund", "amount": 5},        {"condition"}),
+    ("support-bot", {"type": "send_email"}, {"disclaimer", "rate_limit", "signature"}),
     ("support-bot", {"type": "send_email", "content": CONTENT},
-     {"attachment", "disclaimer", "formatting", "pii", "privacy", "prohibited_topics",
-      "rate_limit", "signature", "terminology", "tone", "tool_access"}),
-    ("support-bot", {"type": "store_data"}, {"attachment", "privacy", "retention",
-                                             "tool_access"}),
+     {"disclaimer", "formatting", "pii", "prohibited_topics", "rate_limit", "signature",
+      "terminology", "tone"}),
+    ("support-bot", {"type": "store_data"},                 {"retention"}),
+    ("support-bot", {"type": "store_data", "data": {}},     {"privacy", "retention"}),
+    ("support-bot", {"type": "send_email", "attachments": []},
+     {"attachment", "disclaimer", "rate_limit", "signature"}),
+    ("support-bot", {"type": "api_call", "tool": {"name": "x"}}, {"api_limit", "tool_access"}),
+    ("support-bot", {"type": "api_call", "content": None},  {"api_limit"}),
     ("support-bot", {"type": "anything", "content": CONTENT},
-     {"attachment", "disclaimer", "formatting", "pii", "privacy", "prohibited_topics",
-      "terminology", "tone", "tool_access"}),
-    ("data-bot", {"type": "export_data"}, {"attachment", "export", "privacy",
-                                           "tool_access"}),
+     {"disclaimer", "formatting", "pii", "prohibited_topics", "terminology", "tone"}),
+    ("data-bot", {"type": "export_data"},                   {"export"}),
 ]
 
 

@@ -45,9 +45,13 @@ def _no_data(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
 
 
 #: What ``RuleType.fires_on`` answers besides a list of action types: any action, or any
-#: action that carries a ``content`` object (the text rules without ``actions``).
+#: action that carries one field (not null): ``content`` (the text rules without
+#: ``actions``), ``data``, ``attachments`` or ``tool``.
 ANY_ACTION = "any"
 WITH_CONTENT = "content"
+WITH_DATA = "data"
+WITH_ATTACHMENTS = "attachments"
+WITH_TOOL = "tool"
 FiresOn = list[str] | str
 
 
@@ -86,9 +90,10 @@ class RuleType:
     notes: str = ""  # further documentation (markdown)
     doc_params: Mapping[str, str] = field(default_factory=dict)  # parameter -> meaning
     # Which actions a rule can fire on, given its compiled data: a list of action types,
-    # ANY_ACTION or WITH_CONTENT. The build indexes each agent's rule types by it, and a
-    # decision skips the types none of whose rules can fire on its action, so it must
-    # never answer narrower than the Rego template decides (the default is any action).
+    # ANY_ACTION or a field the action must carry (WITH_CONTENT, WITH_DATA...). The build
+    # indexes each agent's rule types by it, and a decision skips the types none of whose
+    # rules can fire on its action, so it must never answer narrower than the Rego
+    # template decides (the default is any action).
     fires_on: Callable[[dict[str, Any]], FiresOn] = _any_action
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Str
-from . import CompileContext, Example, RuleType
+from . import WITH_ATTACHMENTS, CompileContext, Example, RuleType
 from ._common import COUNT, NON_NEGATIVE
 
 MIB = 1_048_576
@@ -43,6 +43,7 @@ def _files(*files: dict[str, Any]) -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="attachment",
+    fires_on=lambda rule: WITH_ATTACHMENTS,  # it judges the action's `attachments` list
     summary="Limit the files an action carries: size, number, extensions and content types.",
     violated_when=(
         "the action's `attachments` break a limit: more than `max_count` of them, or one "

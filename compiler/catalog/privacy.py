@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Str
-from . import Example, RuleType
+from . import WITH_DATA, Example, RuleType
 from ._data import FAIL_CLOSED_NOTE
 
 
@@ -18,6 +18,7 @@ PURPOSES = {"allowed_purposes": ["support", "billing"]}
 
 RULE_TYPE = RuleType(
     name="privacy",
+    fires_on=lambda rule: WITH_DATA,  # it judges the action's `data` object
     summary="Require consent for sensitive data classes and limit what data is used for.",
     violated_when=(
         "an action's `data` carries a class of `require_consent_for` (data that does not "

@@ -4,7 +4,7 @@ from typing import Any
 
 from ..conditions import condition_dnf
 from ..schema import Field, ListOf, Str
-from . import Example, RuleType
+from . import WITH_TOOL, Example, RuleType
 from ._common import quote_meta
 from .condition import CONDITION
 
@@ -37,6 +37,7 @@ def call(name: str, **arguments: Any) -> dict[str, Any]:
 
 RULE_TYPE = RuleType(
     name="tool_access",
+    fires_on=lambda rule: WITH_TOOL,  # it judges the action's `tool`
     summary="Allow or block the tools an agent calls (names and globs), and constrain "
             "their arguments.",
     violated_when=(

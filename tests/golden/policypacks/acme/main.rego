@@ -34,113 +34,15 @@ unknown_agent_violation := {
 }
 
 # What the rule types found: {pack, rule, message}; one rule may report several. Each
-# type's package is named here rather than iterated, so a decision evaluates only the
-# `violation` rules; the types only walk the agent's unsuppressed rules
-# (precedence.active_rules_of), so nothing here needs to drop suppressed findings.
-# Only the types that can fire on the action are evaluated (precedence.live_types). A
-# malformed input (SPEC section 4, the input contract) reaches no rule, nor does an
-# undeclared agent under unknownAgents: block (it has no rule to break).
-
+# type that can fire on the action (precedence.live_types) is looked up by name, so a
+# decision evaluates only those types' `violation` rules; the types only walk the
+# agent's unsuppressed rules (precedence.active_rules_of), so nothing here needs to drop
+# suppressed findings. A malformed input (SPEC section 4, the input contract) reaches no
+# rule, nor does an undeclared agent under unknownAgents: block (it has no rule to break).
 findings contains finding if {
 	rules_apply
-	"api_limit" in precedence.live_types
-	some finding in rules.api_limit.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"attachment" in precedence.live_types
-	some finding in rules.attachment.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"condition" in precedence.live_types
-	some finding in rules.condition.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"disclaimer" in precedence.live_types
-	some finding in rules.disclaimer.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"export" in precedence.live_types
-	some finding in rules.export.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"formatting" in precedence.live_types
-	some finding in rules.formatting.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"pii" in precedence.live_types
-	some finding in rules.pii.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"privacy" in precedence.live_types
-	some finding in rules.privacy.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"prohibited_topics" in precedence.live_types
-	some finding in rules.prohibited_topics.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"rate_limit" in precedence.live_types
-	some finding in rules.rate_limit.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"retention" in precedence.live_types
-	some finding in rules.retention.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"signature" in precedence.live_types
-	some finding in rules.signature.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"spending_limit" in precedence.live_types
-	some finding in rules.spending_limit.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"terminology" in precedence.live_types
-	some finding in rules.terminology.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"third_party_sharing" in precedence.live_types
-	some finding in rules.third_party_sharing.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"tone" in precedence.live_types
-	some finding in rules.tone.violation
-}
-
-findings contains finding if {
-	rules_apply
-	"tool_access" in precedence.live_types
-	some finding in rules.tool_access.violation
+	some rule_type in precedence.live_types
+	some finding in rules[rule_type].violation
 }
 
 rules_apply if {
@@ -219,14 +121,8 @@ obligations := sort([o.obligation |
 
 obliged contains obligation if {
 	rules_apply
-	"pii" in precedence.live_types
-	some obligation in rules.pii.obligation
-}
-
-obliged contains obligation if {
-	rules_apply
-	"signature" in precedence.live_types
-	some obligation in rules.signature.obligation
+	some rule_type in precedence.live_types
+	some obligation in rules[rule_type].obligation
 }
 
 # A rule's enforcement for the input's agent: its own, else its pack's for the agent.

@@ -301,12 +301,14 @@ active_rules(attached, dropped) := {rule_type: refs |
 }
 
 # The types of the active rules (type -> [pack id, i]) by what they can fire on
-# (config.fires_on, from each rule type's catalog module): `any` action, any action with
-# `content`, or the listed `actions`. A decision evaluates only the types that can fire
-# on its action (live_types).
+# (config.fires_on, from each rule type's catalog module): `any` action, any action
+# `carrying` a field (`content`, `data`, `attachments`, `tool`), or the listed `actions`.
+# A decision evaluates only the types that can fire on its action (live_types).
 fires(rules) := {
 	"any": sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, "any")}),
-	"content": sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, "content")}),
+	"carrying": {field: sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, field)}) |
+		some field in carried(rules)
+	},
 	"actions": {action: sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, action)}) |
 		some action in {action |
 			some rule_type, refs in rules
@@ -317,7 +319,16 @@ fires(rules) := {
 	},
 }
 
-# Whether one of the rules fires on `on`: "any", "content" or an action type it lists.
+# The action fields some of the rules need the action to carry.
+carried(rules) := {on |
+	some rule_type, refs in rules
+	some [pack_id, i] in refs
+	on := config.fires_on[rule_type][pack_id][i]
+	is_string(on)
+	on != "any"
+}
+
+# Whether one of the rules fires on `on`: "any", a field or an action type it lists.
 fires_on(rule_type, refs, on) if {
 	some [pack_id, i] in refs
 	config.fires_on[rule_type][pack_id][i] == on
@@ -398,9 +409,10 @@ live_types contains rule_type if {
 }
 
 live_types contains rule_type if {
-	is_object(input.action.content)
 	some on in input_fires
-	some rule_type in on.content
+	some field, rule_types in on.carrying
+	object.get(input.action, field, null) != null
+	some rule_type in rule_types
 }
 
 live_types contains rule_type if {
