@@ -16,7 +16,7 @@ from .input_contract import contract_data, fast_checks
 from .log_mask import log_mask
 from .model import Pack, Repository, Rule
 from .render import render, template_names
-from .resolve import resolve_tables
+from .resolve import packed, resolve_tables
 from .tool_bindings import compile_tool
 from .vocabulary import package_segment
 from .waivers import waiver_data
@@ -52,7 +52,7 @@ def compile_repository(repo: Repository, revision: str) -> CompiledPolicy:
     config = build_config(repo, revision)
     # What depends only on the repository (each agent's packs, levels, enforcements and
     # suppressed rules), evaluated once by the precedence rules themselves.
-    config["resolved"] = resolve_tables(root, modules, config)
+    config["resolved"] = packed(resolve_tables(root, modules, config))
     return CompiledPolicy(repo.identity.id, root, modules, config)
 
 

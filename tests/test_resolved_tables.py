@@ -7,6 +7,7 @@ settings and agents alike in everything (evaluated once at build time)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from test_precedence import MODES, daily_cap, matrix_repository
 
 from policypacks.opa import evaluate
 from policypacks.pipeline import compile_path
+from policypacks.resolve import unpacked
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,8 +49,9 @@ CASES = [
 
 
 def shipped_and_computed(compiled: Any) -> tuple[Any, Any]:
+    """The shipped tables (each distinct fires table inlined again) and the rules' own."""
     computed = evaluate.query(compiled, "{prefix}.precedence.tables")
-    return compiled.config["resolved"], computed
+    return unpacked(compiled.config["resolved"]), computed
 
 
 @pytest.mark.parametrize(("name", "documents"), CASES, ids=[c[0] for c in CASES])
@@ -66,7 +69,7 @@ def test_example_repository_tables(tmp_path: Path) -> None:
 
 
 def test_twins_share_a_table_and_suppression_is_in_it(tmp_path: Path) -> None:
-    shipped = compile_docs(tmp_path, conflicts_repository("defaults")).config["resolved"]
+    shipped = unpacked(compile_docs(tmp_path, conflicts_repository("defaults")).config["resolved"])
     assert shipped["agents"]["twin-a"] == shipped["agents"]["twin-b"]
     assert [s["rule"] for s in shipped["agents"]["twin-a"]["suppressed"]] == ["mine"]
     assert shipped["agents"]["twin-a"]["rules"]["spending_limit"] == [["corp", 0], ["team", 0]]
@@ -82,7 +85,7 @@ def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
     docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
             pack("team", "warn", [daily_cap("team-cap", 50)], scope={"agents": ["plain"]}),
             agent("plain"), agent("both", [{"pack": "corp", "enforcement": "warn"}])]
-    shipped = compile_docs(tmp_path, docs).config["resolved"]
+    shipped = unpacked(compile_docs(tmp_path, docs).config["resolved"])
     assert shipped["base"] == {"packs": {"corp": ["identity", "block"]},
                                "rules": {"spending_limit": [["corp", 0]]},
                                "fires": {"any": [], "carrying": {},
@@ -138,3 +141,19 @@ def test_a_decision_evaluates_the_types_that_can_fire_on_its_action() -> None:
                             [{"agent": a, "action": action} for a, action, _ in LIVE])
     for (agent_id, action, expected), live in zip(LIVE, answer, strict=True):
         assert set(live) == expected, (agent_id, action)
+
+
+def test_each_distinct_fires_table_ships_once(tmp_path: Path) -> None:
+    """Agents alike in what can fire share one fires table; the others get their own."""
+    docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
+            pack("team", "warn", [daily_cap("team-cap", 50)],
+                 scope={"agents": ["a", "b", "c"]}),
+            pack("text", "warn", [{"id": "t", "type": "prohibited_topics",
+                                   "topics": {"x": ["y"]}}], scope="none"),
+            agent("a"), agent("b"), agent("c", [{"pack": "text"}])]
+    resolved = compile_docs(tmp_path, docs).config["resolved"]
+    positions = {name: table["fires"] for name, table in resolved["agents"].items()}
+    assert positions["a"] == positions["b"] != positions["c"]
+    assert len(resolved["fires"]) == len({json.dumps(f, sort_keys=True)
+                                          for f in resolved["fires"]})
+    assert resolved["fires"][positions["c"]]["carrying"] == {"content": ["prohibited_topics"]}

@@ -420,9 +420,14 @@ live_types contains rule_type if {
 	some rule_type in on.actions[input.action.type]
 }
 
-input_fires := [config.resolved.base.fires, input_table.fires] if input_table.base
+# The fires tables of the agent's own table and of the base (when it applies). The
+# build ships each distinct fires table once (config.resolved.fires), and a table holds
+# its position there (compiler/resolve.py: packed).
+input_fires := [config.resolved.fires[config.resolved.base.fires], config.resolved.fires[input_table.fires]] if {
+	input_table.base
+}
 
-input_fires := [input_table.fires] if not input_table.base
+input_fires := [config.resolved.fires[input_table.fires]] if not input_table.base
 
 # type -> [pack id, i] of the base, when it applies to the agent.
 default base_rules := {}

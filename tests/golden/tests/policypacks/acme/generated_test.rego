@@ -67,6 +67,7 @@ outcome[test_id] := result if {
 	# regal ignore:with-outside-test-context
 	result := policy.decision with input as case.input
 		with policy.precedence.input_table as local
+		with policy.precedence.input_fires as [local.fires]
 		with policy.lib.tools.called as false
 		with policy.lib.tools.violation as set()
 		with policy.config.waivers as {}
