@@ -193,10 +193,20 @@ class Lines:
                 continue
 
 
-def test_watch_runs_again_on_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+# The CLI as a process that inherited SIGINT ignored (what some shells and test runners
+# hand their jobs): Ctrl-C must stop the watch all the same.
+IGNORING_SIGINT = [sys.executable, "-c", "import runpy, signal; "
+                   "signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                   "runpy.run_module('policypacks.cli', run_name='__main__')"]
+
+
+@pytest.mark.parametrize("launcher", [CLI, IGNORING_SIGINT], ids=["plain", "sigint-ignored"])
+def test_watch_runs_again_on_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Path,
+                                                                  launcher: list[str]) -> None:
     root = write_repo(tmp_path / "repo", documents())
-    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*CLI, "test", str(root), "--watch", "--interval", "0.1"],
+    # faulthandler: a watcher that outlives Ctrl-C is aborted below and shows its stacks
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.Popen([*launcher, "test", str(root), "--watch", "--interval", "0.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=ROOT, env=env)
     try:
@@ -215,7 +225,15 @@ def test_watch_runs_again_on_a_change_and_stops_cleanly_on_ctrl_c(tmp_path: Path
         assert any("==== policypacks test: run 3, " in line for line in third)
         assert any("extra.yaml:2: kind: kind must be one of" in line for line in third)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        try:
+            assert proc.wait(timeout=60) == 0
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=30)
+            time.sleep(1)
+            while not out.queue.empty():
+                out.seen.append(out.queue.get())
+            raise AssertionError("still watching 60 s after Ctrl-C:\n" + "".join(out.seen)) from None
         out.wait_for("stopped watching")
         assert not any("Traceback" in line for line in out.seen)
     finally:

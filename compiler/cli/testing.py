@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -227,9 +229,19 @@ def fingerprint(repo: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def stoppable_by_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt here even where this process inherited
+    SIGINT ignored or blocked (Python then leaves it so: a job some shells or test
+    runners start), so "Ctrl-C stops" holds however the watch was started."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def watch_repository(repo: Path, run: Callable[[], int], interval: float,
                      sleep: Callable[[float], None] = time.sleep) -> None:
     """Run now, then again after every change, until Ctrl-C (exit 0)."""
+    stoppable_by_ctrl_c()
     runs = 0
     try:
         while True:
