@@ -28,11 +28,6 @@ from .publish import Bundle
 from .sidecar import LocalOpa
 
 BATCH = 100
-
-
-class Encoded(str):
-    """An input already written as JSON text (replay has it from deduplicating)."""
-
 # A replay is a batch job: OPA's garbage collector may let the heap grow ten times the
 # live data before collecting (GOGC), under a soft ceiling (GOMEMLIMIT), which cuts
 # the CPU a decision costs by a fifth to a third (benchmarks/replay.py). What the
@@ -47,6 +42,10 @@ Progress = Callable[[int, int], None]
 # the whole document, which it would serialise and this process parse for nothing.
 SUMMARY = ('{"decision": r.decision, "violations": [{"pack": v.pack, "rule": v.rule, '
            '"enforcement": v.enforcement} | some v in r.violations]}')
+
+
+class Encoded(str):
+    """An input already written as JSON text (replay has it from deduplicating)."""
 
 
 class BundleOpa:
