@@ -9,10 +9,11 @@ table up and walks only that agent's active rules of each type. The rules stay t
 definition: the effective and conflicts views still evaluate them, and
 tests/test_resolved_tables.py checks that the shipped tables equal what they compute.
 
-The tables ship ``packed``: a ``fires`` table (which rule types can fire on which
-actions) is alike for most agents, so each distinct one is stored once, in
-``config.resolved.fires``, and a table holds its position there. OPA holds every copy
-of a JSON object apart: 10,000 copies of the same small object are 15 MB of its memory.
+The tables ship ``packed``: an agent's rules, grouped by what they fire on, are alike
+for many agents (those that attach the same packs), so each distinct grouping is stored
+once, in ``config.resolved.rules``, and a table holds its position there. OPA holds
+every copy of a JSON object apart: 10,000 copies of the same small object are 15 MB of
+its memory.
 """
 
 from __future__ import annotations
@@ -88,28 +89,28 @@ def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dic
 
 
 def packed(tables: dict[str, Any]) -> dict[str, Any]:
-    """The tables as they ship: every distinct ``fires`` table once, in ``fires``, each
+    """The tables as they ship: every distinct grouping of rules once, in ``rules``, each
     table holding its position there (base first, then the unknown agents', then the
     agents' in id order: the same repository gives the same bundle)."""
-    fires: list[Any] = []
+    groupings: list[Any] = []
     position: dict[str, int] = {}
 
     def refer(table: dict[str, Any]) -> dict[str, Any]:
-        key = json.dumps(table["fires"], sort_keys=True)
+        key = json.dumps(table["rules"], sort_keys=True)
         if key not in position:
-            position[key] = len(fires)
-            fires.append(table["fires"])
-        return {**table, "fires": position[key]}
+            position[key] = len(groupings)
+            groupings.append(table["rules"])
+        return {**table, "rules": position[key]}
 
     base, unknown = refer(tables["base"]), refer(tables["unknown"])
     agents = {agent_id: refer(tables["agents"][agent_id]) for agent_id in sorted(tables["agents"])}
-    return {"agents": agents, "base": base, "unknown": unknown, "fires": fires}
+    return {"agents": agents, "base": base, "unknown": unknown, "rules": groupings}
 
 
 def unpacked(shipped: dict[str, Any]) -> dict[str, Any]:
     """The tables as the precedence rules compute them (the inverse of ``packed``)."""
     def inline(table: dict[str, Any]) -> dict[str, Any]:
-        return {**table, "fires": shipped["fires"][table["fires"]]}
+        return {**table, "rules": shipped["rules"][table["rules"]]}
 
     return {"agents": {agent_id: inline(table) for agent_id, table in shipped["agents"].items()},
             "base": inline(shipped["base"]), "unknown": inline(shipped["unknown"])}

@@ -246,13 +246,15 @@ def test_undeclared_agents_under_defaults(tmp_path: Path) -> None:
 
 def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -> None:
     """pack_table (rego_templates/tests/generated_test.rego.j2) narrows each key of an
-    agent's table (config.resolved, precedence.rego.j2) to one pack: a key added there
-    must be narrowed there too, or a pack's examples would see other packs through it."""
+    agent's table (config.resolved, precedence.rego.j2) to one pack, and pack_groups the
+    rules a decision reads of it (precedence.input_groups): a key added there must be
+    narrowed there too, or a pack's examples would see other packs through it."""
     repo, compiled = compile_path(write_repo(tmp_path / "repo", documents(None)), "test")
     resolved = compiled.config["resolved"]
-    narrowed = {"precedence", "base", "packs", "suppressed", "rules", "fires", "routes"}
+    narrowed = {"precedence", "base", "packs", "suppressed", "routes"}  # by pack_table
     tables = [*resolved["agents"].values(), resolved["unknown"]]
-    assert all(set(table) == narrowed for table in tables), [set(t) - narrowed for t in tables]
+    assert all(set(table) == narrowed | {"rules"} for table in tables), \
+        [set(t) - narrowed for t in tables]
     write_tree(compiled, tmp_path / "bundle")
     write_tests(compiled, all_cases(repo), tmp_path / "tests")
     seller = resolved["agents"]["seller"]
@@ -263,14 +265,15 @@ def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -
                        '["playbook", "caps"]}', bundle=tmp_path / "bundle",
                        data=[tmp_path / "tests"], input_doc=whole)
     for pack_id, table in answer.items():
+        assert set(table) == narrowed
         assert set(table["packs"]) == {pack_id}
         assert {s["pack"] for s in table["suppressed"]} <= {pack_id}
-        assert {ref[0] for refs in table["rules"].values() for ref in refs} <= {pack_id}
-        fires = table["fires"]
-        live = {*fires["any"], *(t for ts in fires["carrying"].values() for t in ts),
-                *(t for ts in fires["actions"].values() for t in ts)}
-        assert live == set(table["rules"])  # recomputed from the narrowed rules
         assert table["precedence"] == seller["precedence"] and table["base"] is False
     assert answer["playbook"]["suppressed"] == seller["suppressed"]
-    assert answer["playbook"]["rules"] == {}  # its one rule is suppressed for seller
-    assert answer["caps"]["rules"] == {"spending_limit": [["caps", 0]]}
+    groups = eval_json("{p: data.policypacks.acme_test.pack_groups(data.policypacks.acme"
+                       '.precedence.input_groups, p) | some p in ["playbook", "caps"]}',
+                       bundle=tmp_path / "bundle", data=[tmp_path / "tests"],
+                       input_doc={"agent": "seller", "action": {"type": "spend", "amount": 1}})
+    assert groups["playbook"] == [{}]  # its one rule is suppressed for seller
+    assert {"spending_limit": [["caps", 0]]} in groups["caps"]
+    assert {ref[0] for g in groups["caps"] for refs in g.values() for ref in refs} == {"caps"}

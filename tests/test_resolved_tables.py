@@ -49,7 +49,8 @@ CASES = [
 
 
 def shipped_and_computed(compiled: Any) -> tuple[Any, Any]:
-    """The shipped tables (each distinct fires table inlined again) and the rules' own."""
+    """The shipped tables (each distinct grouping of rules inlined again) and the rules'
+    own."""
     computed = evaluate.query(compiled, "{prefix}.precedence.tables")
     return unpacked(compiled.config["resolved"]), computed
 
@@ -72,7 +73,8 @@ def test_twins_share_a_table_and_suppression_is_in_it(tmp_path: Path) -> None:
     shipped = unpacked(compile_docs(tmp_path, conflicts_repository("defaults")).config["resolved"])
     assert shipped["agents"]["twin-a"] == shipped["agents"]["twin-b"]
     assert [s["rule"] for s in shipped["agents"]["twin-a"]["suppressed"]] == ["mine"]
-    assert shipped["agents"]["twin-a"]["rules"]["spending_limit"] == [["corp", 0], ["team", 0]]
+    assert shipped["agents"]["twin-a"]["rules"]["actions"]["spend"] == {
+        "spending_limit": [["corp", 0], ["team", 0]]}
     assert set(shipped["unknown"]["packs"]) == set() and shipped["unknown"]["base"] is True
     assert set(shipped["base"]["packs"]) == {"corp"}
     # twin-a attaches the scope-all corp itself (level both): its table holds every pack
@@ -87,12 +89,11 @@ def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
             agent("plain"), agent("both", [{"pack": "corp", "enforcement": "warn"}])]
     shipped = unpacked(compile_docs(tmp_path, docs).config["resolved"])
     assert shipped["base"] == {"packs": {"corp": ["identity", "block"]},
-                               "rules": {"spending_limit": [["corp", 0]]},
-                               "fires": {"any": [], "carrying": {},
-                                         "actions": {"spend": ["spending_limit"]}}}
+                               "rules": {"any": {}, "carrying": {}, "actions": {
+                                   "spend": {"spending_limit": [["corp", 0]]}}}}
     plain, both = shipped["agents"]["plain"], shipped["agents"]["both"]
-    assert (plain["base"], plain["packs"], plain["rules"]) == (
-        True, {"team": ["identity", "warn"]}, {"spending_limit": [["team", 0]]})
+    assert (plain["base"], plain["packs"], plain["rules"]["actions"]) == (
+        True, {"team": ["identity", "warn"]}, {"spend": {"spending_limit": [["team", 0]]}})
     assert (both["base"], both["packs"]) == (False, {"corp": ["both", "block"]})
     assert shipped["unknown"]["base"] is False
 
@@ -109,7 +110,7 @@ def test_tables_evaluated_in_parallel_are_the_same(workers: int, tmp_path: Path,
     assert shipped == computed
 
 
-# ---- which rule types a decision evaluates (precedence.live_types) ------------------
+# ---- which rule types a decision evaluates (precedence.input_types) -----------------
 
 CONTENT = {"text": "hello"}
 LIVE = [
@@ -137,14 +138,14 @@ LIVE = [
 def test_a_decision_evaluates_the_types_that_can_fire_on_its_action() -> None:
     compiled = compile_path(ROOT / "packs", "test")[1]
     answer = evaluate.query(compiled, "[t | some x in input; "
-                                      "t := {prefix}.precedence.live_types with input as x]",
+                                      "t := {prefix}.precedence.input_types with input as x]",
                             [{"agent": a, "action": action} for a, action, _ in LIVE])
     for (agent_id, action, expected), live in zip(LIVE, answer, strict=True):
         assert set(live) == expected, (agent_id, action)
 
 
-def test_each_distinct_fires_table_ships_once(tmp_path: Path) -> None:
-    """Agents alike in what can fire share one fires table; the others get their own."""
+def test_each_distinct_grouping_of_rules_ships_once(tmp_path: Path) -> None:
+    """Agents alike in their own rules share one grouping; the others get their own."""
     docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
             pack("team", "warn", [daily_cap("team-cap", 50)],
                  scope={"agents": ["a", "b", "c"]}),
@@ -152,8 +153,9 @@ def test_each_distinct_fires_table_ships_once(tmp_path: Path) -> None:
                                    "topics": {"x": ["y"]}}], scope="none"),
             agent("a"), agent("b"), agent("c", [{"pack": "text"}])]
     resolved = compile_docs(tmp_path, docs).config["resolved"]
-    positions = {name: table["fires"] for name, table in resolved["agents"].items()}
+    positions = {name: table["rules"] for name, table in resolved["agents"].items()}
     assert positions["a"] == positions["b"] != positions["c"]
-    assert len(resolved["fires"]) == len({json.dumps(f, sort_keys=True)
-                                          for f in resolved["fires"]})
-    assert resolved["fires"][positions["c"]]["carrying"] == {"content": ["prohibited_topics"]}
+    assert len(resolved["rules"]) == len({json.dumps(f, sort_keys=True)
+                                          for f in resolved["rules"]})
+    assert resolved["rules"][positions["c"]]["carrying"] == {
+        "content": {"prohibited_topics": [["text", 0]]}}

@@ -34,14 +34,14 @@ unknown_agent_violation := {
 }
 
 # What the rule types found: {pack, rule, message}; one rule may report several. Each
-# type that can fire on the action (precedence.live_types) is looked up by name, so a
-# decision evaluates only those types' `violation` rules; the types only walk the
-# agent's unsuppressed rules (precedence.active_rules_of), so nothing here needs to drop
-# suppressed findings. A malformed input (SPEC section 4, the input contract) reaches no
-# rule, nor does an undeclared agent under unknownAgents: block (it has no rule to break).
+# type with a rule that can fire on the action (precedence.input_types) is looked up by
+# name, so a decision evaluates only those types' `violation` rules; the types walk only
+# those rules, the agent's unsuppressed ones, so nothing here needs to drop suppressed
+# findings. A malformed input (SPEC section 4, the input contract) reaches no rule, nor
+# does an undeclared agent under unknownAgents: block (it has no rule to break).
 findings contains finding if {
 	rules_apply
-	some rule_type in precedence.live_types
+	some rule_type in precedence.input_types
 	some finding in rules[rule_type].violation
 }
 
@@ -121,7 +121,7 @@ obligations := sort([o.obligation |
 
 obliged contains obligation if {
 	rules_apply
-	some rule_type in precedence.live_types
+	some rule_type in precedence.input_types
 	some obligation in rules[rule_type].obligation
 }
 

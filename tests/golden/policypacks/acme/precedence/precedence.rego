@@ -225,8 +225,7 @@ tables := {
 	"agents": {agent_id: table(agent_id) | some agent_id, _ in config.agents},
 	"base": {
 		"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in base_packs},
-		"rules": active_rules(base_packs, set()),
-		"fires": fires(active_rules(base_packs, set())),
+		"rules": by_firing(active_rules(base_packs, set())),
 	},
 	"unknown": unknown_table,
 }
@@ -248,24 +247,23 @@ empty_table := {
 	"base": false,
 	"packs": {},
 	"suppressed": [],
-	"rules": {},
-	"fires": fires({}),
+	"rules": by_firing({}),
 	"routes": [],
 }
 
 # What a decision needs of one agent: the applied precedence, whether the base applies
 # to it, its packs beyond the base (all of them without it) as [level, enforcement], the
-# suppressed rules (sorted by pack, then rule), the active rules of those packs by type as
-# [pack id, position in config.rules[type][pack id]], and the escalation rules of all its
-# packs in the order they win. Pairs rather than objects: there is one table per agent,
-# and OPA holds an object in far more memory than a pair.
+# suppressed rules (sorted by pack, then rule), the active rules of those packs grouped
+# by what they fire on (by_firing) as [pack id, position in config.rules[type][pack id]],
+# and the escalation rules of all its packs in the order they win. Pairs rather than
+# objects: there is one table per agent, and OPA holds an object in far more memory than
+# a pair.
 table(agent_id) := {
 	"precedence": mode,
 	"base": with_base,
 	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in own},
 	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
-	"rules": rules,
-	"fires": fires(rules),
+	"rules": by_firing(active_rules(own, {[s.pack, s.rule] | some s in dropped})),
 	"routes": routes(attached),
 } if {
 	mode := applied_precedence(agent_id)
@@ -273,7 +271,6 @@ table(agent_id) := {
 	dropped := suppressed(attached, mode)
 	with_base := shares_base(attached, dropped)
 	own := beyond_base(attached, with_base)
-	rules := active_rules(own, {[s.pack, s.rule] | some s in dropped})
 }
 
 # The base applies to an agent that has every scope-all pack exactly as the base has it
@@ -291,6 +288,7 @@ beyond_base(attached, true) := object.remove(attached, scope_all_packs)
 
 beyond_base(attached, false) := attached
 
+# type -> [pack id, i] of the attached packs' rules that are not dropped.
 active_rules(attached, dropped) := {rule_type: refs |
 	some rule_type in {rule_type | some pack_id, _ in attached; some rule_type, _ in rule_index[pack_id]}
 	refs := [[pack_id, i] |
@@ -300,23 +298,34 @@ active_rules(attached, dropped) := {rule_type: refs |
 	]
 }
 
-# The types of the active rules (type -> [pack id, i]) by what they can fire on
-# (config.fires_on, from each rule type's catalog module): `any` action, any action
-# `carrying` a field (`content`, `data`, `attachments`, `tool`), or the listed `actions`.
-# A decision evaluates only the types that can fire on its action (live_types).
-fires(rules) := {
-	"any": sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, "any")}),
-	"carrying": {field: sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, field)}) |
-		some field in carried(rules)
-	},
-	"actions": {action: sort({rule_type | some rule_type, refs in rules; fires_on(rule_type, refs, action)}) |
-		some action in {action |
-			some rule_type, refs in rules
-			some [pack_id, i] in refs
-			is_array(config.fires_on[rule_type][pack_id][i])
-			some action in config.fires_on[rule_type][pack_id][i]
-		}
-	},
+# The active rules (type -> [pack id, i]) grouped by what each can fire on
+# (config.fires_on, from its rule type's catalog module): `any` action, any action
+# `carrying` a field (`content`, `data`, `attachments`, `tool`), or the listed `actions`
+# (an action type -> the rules that list it). A decision takes the groups its action
+# fires (input_groups), so a rule never checks its own `actions`, and a type none of
+# whose rules can fire on the action is never evaluated.
+by_firing(rules) := {
+	"any": firing(rules, "any"),
+	"carrying": {field: firing(rules, field) | some field in carried(rules)},
+	"actions": {action: listing(rules, action) | some action in listed(rules)},
+}
+
+# The rules that fire on `on`: "any" action, or any action carrying that field.
+firing(rules, on) := {rule_type: refs |
+	some rule_type, all_refs in rules
+	refs := [[pack_id, i] | some [pack_id, i] in all_refs; config.fires_on[rule_type][pack_id][i] == on]
+	count(refs) > 0
+}
+
+# The rules that list the action type.
+listing(rules, action) := {rule_type: refs |
+	some rule_type, all_refs in rules
+	refs := [[pack_id, i] |
+		some [pack_id, i] in all_refs
+		is_array(config.fires_on[rule_type][pack_id][i])
+		action in config.fires_on[rule_type][pack_id][i]
+	]
+	count(refs) > 0
 }
 
 # The action fields some of the rules need the action to carry.
@@ -328,16 +337,12 @@ carried(rules) := {on |
 	on != "any"
 }
 
-# Whether one of the rules fires on `on`: "any", a field or an action type it lists.
-fires_on(rule_type, refs, on) if {
-	some [pack_id, i] in refs
-	config.fires_on[rule_type][pack_id][i] == on
-}
-
-fires_on(rule_type, refs, on) if {
+# The action types some of the rules list.
+listed(rules) := {action |
+	some rule_type, refs in rules
 	some [pack_id, i] in refs
 	is_array(config.fires_on[rule_type][pack_id][i])
-	on in config.fires_on[rule_type][pack_id][i]
+	some action in config.fires_on[rule_type][pack_id][i]
 }
 
 # pack id -> rule type -> [position in config.rules[type][pack id], rule id] of its
@@ -394,45 +399,37 @@ input_packs[pack_id] := attachment if {
 
 input_suppressed := input_table.suppressed
 
-# The agent's unsuppressed rules of a type: [pack id, i] of config.rules[type][pack id][i],
-# the base's (when it applies) first, then the agent's own. Each rule type asks for its
-# own (`some [pack_id, i] in precedence.active_rules_of("<type>")`): OPA reads data into
-# values lazily, so this converts the two lists of that type only, not both tables.
-# regal ignore:external-reference
-active_rules_of(rule_type) := array.concat(object.get(base_rules, rule_type, []), object.get(own_rules, rule_type, []))
+# Where config.resolved.rules holds the grouped rules (by_firing) of the agent's table,
+# and of the base when it applies: the build ships each distinct grouping once, and a
+# table holds its position there (compiler/resolve.py: packed).
+input_positions contains input_table.rules
 
-# The rule types that can fire on the input's action (fires): a decision evaluates only
-# these. Each type's own rules still decide; this only skips the types that cannot.
-live_types contains rule_type if {
-	some on in input_fires
-	some rule_type in on.any
+input_positions contains config.resolved.base.rules if input_table.base
+
+# The groups (type -> [pack id, i]) of those that fire on the input's action, each read
+# by its own path: OPA converts what a decision reads of the data, so it never converts
+# a whole grouping. (A set: no ref is in two groups, so none is lost to another alike.)
+input_groups contains group if {
+	some n in input_positions
+	group := config.resolved.rules[n].any
 }
 
-live_types contains rule_type if {
-	some on in input_fires
-	some field, rule_types in on.carrying
+input_groups contains group if {
+	some n in input_positions
+	some field, group in config.resolved.rules[n].carrying
 	object.get(input.action, field, null) != null
-	some rule_type in rule_types
 }
 
-live_types contains rule_type if {
-	some on in input_fires
-	some rule_type in on.actions[input.action.type]
+input_groups contains group if {
+	some n in input_positions
+	group := config.resolved.rules[n].actions[input.action.type]
 }
 
-# The fires tables of the agent's own table and of the base (when it applies). The
-# build ships each distinct fires table once (config.resolved.fires), and a table holds
-# its position there (compiler/resolve.py: packed).
-input_fires := [config.resolved.fires[config.resolved.base.fires], config.resolved.fires[input_table.fires]] if {
-	input_table.base
+# The types of the agent's unsuppressed rules that can fire on the input's action:
+# main.rego evaluates only these, and each walks only its own rules of the groups
+# (`some group in precedence.input_groups; some [pack_id, i] in group.<type>`, the
+# positions in config.rules[type][pack id]).
+input_types contains rule_type if {
+	some group in input_groups
+	some rule_type, _ in group
 }
-
-input_fires := [config.resolved.fires[input_table.fires]] if not input_table.base
-
-# type -> [pack id, i] of the base, when it applies to the agent.
-default base_rules := {}
-
-base_rules := config.resolved.base.rules if input_table.base
-
-# type -> [pack id, i] of the agent's own table.
-own_rules := input_table.rules

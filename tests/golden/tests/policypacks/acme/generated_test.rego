@@ -62,12 +62,14 @@ outcome[test_id] := result if {
 
 	# regal ignore:with-outside-test-context
 	table := policy.precedence.input_table with input as case.input
-	local := pack_table(whole_table(table), case.pack)
+
+	# regal ignore:with-outside-test-context
+	groups := policy.precedence.input_groups with input as case.input
 
 	# regal ignore:with-outside-test-context
 	result := policy.decision with input as case.input
-		with policy.precedence.input_table as local
-		with policy.precedence.input_fires as [local.fires]
+		with policy.precedence.input_table as pack_table(whole_table(table), case.pack)
+		with policy.precedence.input_groups as pack_groups(groups, case.pack)
 		with policy.lib.tools.called as false
 		with policy.lib.tools.violation as set()
 		with policy.config.waivers as {}
@@ -77,27 +79,27 @@ outcome[test_id] := result if {
 # when the table uses it: narrowed to one pack, it must stand alone.
 whole_table(table) := object.union(table, {
 	"base": false,
-	"packs": object.union(base.packs, table.packs),
-	"rules": {rule_type: array.concat(object.get(base.rules, rule_type, []), object.get(table.rules, rule_type, [])) |
-		some rule_type in (object.keys(base.rules) | object.keys(table.rules))
-	},
+	"packs": object.union(policy.config.resolved.base.packs, table.packs),
 }) if {
 	table.base
-	base := policy.config.resolved.base
 } else := table
 
-# An agent's table (config.resolved, precedence.rego) narrowed to one pack.
+# An agent's table (config.resolved, precedence.rego) narrowed to one pack. Its rules
+# are narrowed where the decision reads them (pack_groups).
 pack_table(table, pack_id) := {
 	"precedence": table.precedence,
 	"base": false,
 	"packs": object.filter(table.packs, {pack_id}),
 	"suppressed": [entry | some entry in table.suppressed; entry.pack == pack_id],
-	"rules": rules,
-	"fires": policy.precedence.fires(rules),
 	"routes": [ref | some ref in table.routes; ref[0] == pack_id],
-} if {
-	rules := {rule_type: refs |
-		some rule_type, all_refs in table.rules
+}
+
+# The groups of rules that fire on the action (precedence.input_groups), with the rules
+# of one pack only.
+pack_groups(groups, pack_id) := {narrowed |
+	some group in groups
+	narrowed := {rule_type: refs |
+		some rule_type, all_refs in group
 		refs := [ref | some ref in all_refs; ref[0] == pack_id]
 		count(refs) > 0
 	}

@@ -54,57 +54,81 @@ comparable(a, b) if {
 	is_string(b)
 }
 
-compare("equals", value, operand) if value == operand
+# Each comparison tests its operator first: OPA indexes a function's bodies by an
+# equality on an argument (not by a literal in the head), so a leaf evaluates only the
+# body of its own operator.
+compare(op, value, operand) if {
+	op == "equals"
+	value == operand
+}
 
-compare("not_equals", value, operand) if value != operand
+compare(op, value, operand) if {
+	op == "not_equals"
+	value != operand
+}
 
-compare("gt", value, operand) if {
+compare(op, value, operand) if {
+	op == "gt"
 	comparable(value, operand)
 	value > operand
 }
 
-compare("gte", value, operand) if {
+compare(op, value, operand) if {
+	op == "gte"
 	comparable(value, operand)
 	value >= operand
 }
 
-compare("lt", value, operand) if {
+compare(op, value, operand) if {
+	op == "lt"
 	comparable(value, operand)
 	value < operand
 }
 
-compare("lte", value, operand) if {
+compare(op, value, operand) if {
+	op == "lte"
 	comparable(value, operand)
 	value <= operand
 }
 
-compare("in", value, operand) if value in operand
+compare(op, value, operand) if {
+	op == "in"
+	value in operand
+}
 
-compare("not_in", value, operand) if not value in operand
+compare(op, value, operand) if {
+	op == "not_in"
+	not value in operand
+}
 
 # `contains`: a substring of a string, or a member of an array.
-compare("contains", value, operand) if {
+compare(op, value, operand) if {
+	op == "contains"
 	is_string(value)
 	is_string(operand)
 	contains(value, operand)
 }
 
-compare("contains", value, operand) if {
+compare(op, value, operand) if {
+	op == "contains"
 	is_array(value)
 	operand in value
 }
 
-compare("matches", value, operand) if {
+compare(op, value, operand) if {
+	op == "matches"
 	is_string(value)
 	regex.match(operand, value)
 }
 
-compare("starts_with", value, operand) if {
+compare(op, value, operand) if {
+	op == "starts_with"
 	is_string(value)
 	startswith(value, operand)
 }
 
-compare("ends_with", value, operand) if {
+compare(op, value, operand) if {
+	op == "ends_with"
 	is_string(value)
 	endswith(value, operand)
 }

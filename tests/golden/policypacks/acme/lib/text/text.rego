@@ -6,17 +6,6 @@
 #   \b boundaries, case-insensitive) and arrive here as data.
 package policypacks.acme.lib.text
 
-# Whether a rule with an `actions` list (null: every action) applies to this action.
-action_selected(rule, _) if rule.actions == null
-
-action_selected(rule, action) if action.type in rule.actions
-
-# Text rules apply to actions that carry content, narrowed by `actions`.
-carries_content(rule, action) if {
-	is_object(action.content)
-	action_selected(rule, action)
-}
-
 # The action's text, when it has one.
 action_text(action) := action.content.text if is_string(action.content.text)
 

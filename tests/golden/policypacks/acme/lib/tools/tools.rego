@@ -11,17 +11,20 @@ package policypacks.acme.lib.tools
 import data.policypacks.acme.config
 import data.policypacks.acme.lib.conditions
 
-# The tool call the input names: input.tool, or else input.action.tool.
-called if "tool" in object.keys(input)
-
-called if "tool" in object.keys(input.action)
-
-call := input.tool if "tool" in object.keys(input)
-
-call := input.action.tool if {
-	not "tool" in object.keys(input)
-	"tool" in object.keys(input.action)
+# The tool call the input names: input.tool, or else input.action.tool. A key that is
+# there binds `_` whatever its value (a null or false tool is a malformed call, not no
+# call), and costs a lookup, where object.keys would build the set of every key.
+called if {
+	_ = input.tool
 }
+
+called if {
+	_ = input.action.tool
+}
+
+call := input.tool if {
+	_ = input.tool
+} else := input.action.tool
 
 # What is wrong with the call (an LLM wrote it: anything may be).
 problems contains "tool: expected an object {name, arguments}" if {

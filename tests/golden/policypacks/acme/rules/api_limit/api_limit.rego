@@ -12,7 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	input.action.type == "api_call"
-	some [pack_id, i] in precedence.active_rules_of("api_limit")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.api_limit
 	rule := config.rules.api_limit[pack_id][i]
 	counted(rule.api, input.action)
 	nth := counting.already(input, ["apis", rule.api, rule.period]) + 1

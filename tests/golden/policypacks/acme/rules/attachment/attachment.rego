@@ -15,7 +15,8 @@ import data.policypacks.acme.precedence
 # The attachment rules of the agent's packs, when the action carries attachments.
 applicable contains [pack_id, rule] if {
 	is_array(input.action.attachments)
-	some [pack_id, i] in precedence.active_rules_of("attachment")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.attachment
 	rule := config.rules.attachment[pack_id][i]
 }
 

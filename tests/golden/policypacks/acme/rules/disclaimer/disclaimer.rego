@@ -13,9 +13,9 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
-	some [pack_id, i] in precedence.active_rules_of("disclaimer")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.disclaimer
 	rule := config.rules.disclaimer[pack_id][i]
-	text.action_selected(rule, input.action)
 	not contains(body, rule.text)
 	on_topic(rule.when_topics, input.action.content)
 	condition_holds(rule.when, input)

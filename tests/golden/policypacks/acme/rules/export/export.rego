@@ -14,7 +14,8 @@ import data.policypacks.acme.precedence
 # The export rules of the agent's packs that cover this export_data action.
 covering contains [pack_id, rule] if {
 	input.action.type == "export_data"
-	some [pack_id, i] in precedence.active_rules_of("export")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.export
 	rule := config.rules.export[pack_id][i]
 	data_governance.in_scope(rule.classes, input.action)
 }

@@ -11,29 +11,34 @@ import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	body := text.action_text(input.action)
-	some [pack_id, i] in precedence.active_rules_of("formatting")
-	rule := config.rules.formatting[pack_id][i]
-	text.action_selected(rule, input.action)
-	some check in ["max_length", "forbid", "require"]
-	some message in failures(check, rule, body)
-}
-
-# The messages of one check's failures (none when its parameter is absent).
-failures("max_length", rule, body) := {message |
+	some [pack_id, rule] in checked
 	is_number(rule.max_length)
+	body := text.action_text(input.action)
 	count(body) > rule.max_length
 	message := sprintf("the text is %d characters long, over the limit of %d", [count(body), rule.max_length])
 }
 
-failures("forbid", rule, body) := {message |
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	some [pack_id, rule] in checked
+	body := text.action_text(input.action)
 	some pattern in rule.forbid
 	regex.match(pattern, body)
 	message := sprintf("the text matches the forbidden pattern %q", [pattern])
 }
 
-failures("require", rule, body) := {message |
+violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
+	some [pack_id, rule] in checked
+	body := text.action_text(input.action)
 	some pattern in rule.require
 	not regex.match(pattern, body)
 	message := sprintf("the text lacks the required pattern %q", [pattern])
+}
+
+# [pack id, rule] of the rules that judge this action's text. (An absent parameter is
+# null: iterating it, or comparing with it, finds nothing.)
+checked contains [pack_id, rule] if {
+	text.action_text(input.action)
+	some group in precedence.input_groups
+	some [pack_id, i] in group.formatting
+	rule := config.rules.formatting[pack_id][i]
 }

@@ -67,9 +67,9 @@ exposures contains [pack_id, rule, found] if {
 # outside its allowed domains.
 outgoing contains [pack_id, rule] if {
 	is_object(input.action.content)
-	some [pack_id, i] in precedence.active_rules_of("pii")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.pii
 	rule := config.rules.pii[pack_id][i]
-	text.action_selected(rule, input.action)
 	not allowed_recipient(input.action, rule.allow_domains)
 }
 

@@ -14,7 +14,8 @@ import data.policypacks.acme.precedence
 # The privacy rules of the agent's packs, when the action carries data.
 covering contains [pack_id, rule] if {
 	is_object(input.action.data)
-	some [pack_id, i] in precedence.active_rules_of("privacy")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.privacy
 	rule := config.rules.privacy[pack_id][i]
 }
 

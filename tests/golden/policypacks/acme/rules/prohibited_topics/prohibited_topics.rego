@@ -8,13 +8,13 @@
 package policypacks.acme.rules.prohibited_topics
 
 import data.policypacks.acme.config
-import data.policypacks.acme.lib.text
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some [pack_id, i] in precedence.active_rules_of("prohibited_topics")
+	is_object(input.action.content)
+	some group in precedence.input_groups
+	some [pack_id, i] in group.prohibited_topics
 	rule := config.rules.prohibited_topics[pack_id][i]
-	text.carries_content(rule, input.action)
 	some topic in rule.topics
 	raised(topic, input.action.content)
 	message := sprintf("mentions the prohibited topic %q", [topic.name])

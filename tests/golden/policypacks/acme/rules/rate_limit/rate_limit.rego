@@ -11,9 +11,9 @@ import data.policypacks.acme.lib.counting
 import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some [pack_id, i] in precedence.active_rules_of("rate_limit")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.rate_limit
 	rule := config.rules.rate_limit[pack_id][i]
-	input.action.type == rule.action
 	nth := counting.already(input, ["actions", rule.action, rule.period]) + 1
 	nth > rule.max
 	message := counting.over_limit(nth, rule.action, rule.period, rule.max)

@@ -13,7 +13,8 @@ import data.policypacks.acme.precedence
 # The retention rules of the agent's packs that cover this store_data action.
 covering contains [pack_id, rule] if {
 	input.action.type == "store_data"
-	some [pack_id, i] in precedence.active_rules_of("retention")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.retention
 	rule := config.rules.retention[pack_id][i]
 	data_governance.in_scope(rule.classes, input.action)
 }

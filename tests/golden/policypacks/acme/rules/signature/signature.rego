@@ -23,9 +23,9 @@ obligation contains {"pack": pack_id, "rule": rule.id, "obligation": append} if 
 
 # [pack id, rule] of the signature rules this action breaks.
 unsigned contains [pack_id, rule] if {
-	some [pack_id, i] in precedence.active_rules_of("signature")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.signature
 	rule := config.rules.signature[pack_id][i]
-	text.action_selected(rule, input.action)
 	not signed(input.action, rule.ending)
 }
 

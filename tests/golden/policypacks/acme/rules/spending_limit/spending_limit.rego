@@ -12,9 +12,9 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_number(input.action.amount)
-	some [pack_id, i] in precedence.active_rules_of("spending_limit")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.spending_limit
 	rule := config.rules.spending_limit[pack_id][i]
-	input.action.type in rule.actions
 	in_currency(input.action, rule.currency)
 	total := input.action.amount + spent_before(input, rule.period)
 	total > rule.max

@@ -14,9 +14,9 @@ import data.policypacks.acme.precedence
 
 # The sharing rules of the agent's packs that select this action.
 selecting contains [pack_id, rule] if {
-	some [pack_id, i] in precedence.active_rules_of("third_party_sharing")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.third_party_sharing
 	rule := config.rules.third_party_sharing[pack_id][i]
-	text.action_selected(rule, input.action)
 }
 
 # The recipient's domain when it lies outside the identity's internalDomains (undefined

@@ -36,7 +36,8 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 concerned contains [pack_id, rule, name] if {
 	name := input.action.tool.name
 	is_string(name)
-	some [pack_id, i] in precedence.active_rules_of("tool_access")
+	some group in precedence.input_groups
+	some [pack_id, i] in group.tool_access
 	rule := config.rules.tool_access[pack_id][i]
 	covers(rule.tools_patterns, name)
 }
