@@ -20,8 +20,9 @@ from support import agent, identity, pack, write_repo
 from policypacks.bundle import write_bundle
 from policypacks.deploy.decision_log import read_decision_log
 from policypacks.deploy.publish import read_bundle
-from policypacks.deploy.replay import replay, truncated
+from policypacks.deploy.replay import SUMMARY, replay, truncated
 from policypacks.deploy.sidecar import LocalOpa
+from policypacks.opa import evaluate
 from policypacks.pipeline import compile_path
 from policypacks.runtime.store import open_store
 
@@ -295,3 +296,62 @@ TRUNCATION = [
 @pytest.mark.parametrize("value, limit, expected", TRUNCATION)
 def test_truncation(value: Any, limit: int, expected: Any) -> None:
     assert truncated(value, limit) == expected
+
+
+# ---- the bundle's own summary (main.rego `replayed`) ------------------------------
+
+def _tool_call(agent_id: str, name: str, arguments: Any) -> dict[str, Any]:
+    return {"agent": agent_id, "tool": {"name": name, "arguments": arguments}}
+
+
+TOOL_CALLS = [
+    _tool_call("sales-bot", "stripe.create_charge", {"amount": 2000, "currency": "usd"}),
+    _tool_call("sales-bot", "stripe.create_charge", {"amount": 60000}),
+    _tool_call("sales-bot", "stripe.create_charge", {"amount": "2000"}),
+    _tool_call("marketing-bot", "stripe.create_charge", {"amount": 500}),
+    _tool_call("support-bot", "no.such_tool", {}),
+    {"agent": "support-bot", "action": {"type": "spend", "amount": 5,
+                                        "tool": {"name": "stripe.create_charge",
+                                                 "arguments": {"amount": 500}}}},
+]
+
+
+def test_replayed_is_the_summary_of_the_decision() -> None:
+    """What replay asks a bundle this version builds (`replayed`) is what it would cut
+    from the whole decision (SUMMARY): on the hand-written baseline's inputs (every
+    outcome), tool calls and malformed inputs."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from handwritten.inputs import REPRESENTATIVE, generated, pack_examples
+    compiled = compile_path(ROOT / "packs", "test")[1]
+    inputs = [*REPRESENTATIVE.values(), *pack_examples(), *generated(300), *TOOL_CALLS,
+              {}, {"agent": "nobody", "action": {"type": "spend", "amount": 1}}, [1]]
+    pairs = evaluate.query(compiled, "[[a, b] | some x in input; "
+                                     "a := {prefix}.replayed with input as x; "
+                                     "r := {prefix}.decision with input as x; "
+                                     "b := " + SUMMARY.replace("{", "{{").replace("}", "}}")
+                                     + "]", inputs)
+    assert len(pairs) == len(inputs)
+    assert [a for a, _ in pairs] == [b for _, b in pairs]
+    assert {a["decision"] for a, _ in pairs} == {"allow", "warn", "require_approval", "block"}
+
+
+def test_a_bundle_built_before_replayed_existed_is_replayed_all_the_same(
+        world: dict[str, Path]) -> None:
+    """A baseline built by an earlier version has no `replayed` rule: replay cuts its
+    whole decision down instead, and finds the same changes."""
+    compiled = compile_path(world["tmp"] / "old", "old")[1]
+    main = f"{compiled.root}/main.rego"
+    text = compiled.modules[main]
+    start, end = text.index("replayed := replay_summary"), text.index("# ---- Effective policy")
+    compiled.modules[main] = text[:start] + text[end:]
+    earlier = world["tmp"] / "earlier.tar.gz"
+    write_bundle(compiled, earlier)
+    source = read_decision_log(world["log"], DECISION)
+    with_rule = replay(source, read_bundle(world["new"]), read_bundle(world["old"])).as_dict()
+    without = replay(read_decision_log(world["log"], DECISION), read_bundle(world["new"]),
+                     read_bundle(earlier)).as_dict()
+    assert without["baseline"]["revision"] == with_rule["baseline"]["revision"]
+    drop = {"baseline"}
+    assert {k: v for k, v in without.items() if k not in drop} == \
+        {k: v for k, v in with_rule.items() if k not in drop}
+    assert with_rule["changed"] > 0

@@ -39,7 +39,9 @@ Progress = Callable[[int, int], None]
 
 
 # What a replay compares of a decision (compare, _example): OPA answers only this, not
-# the whole document, which it would serialise and this process parse for nothing.
+# the whole document, which it would serialise and this process parse for nothing. A
+# bundle this version builds has it as a rule of its own (`replayed`, main.rego), which
+# OPA evaluates without the rest of the decision; SUMMARY cuts an older one's down.
 SUMMARY = ('{"decision": r.decision, "violations": [{"pack": v.pack, "rule": v.rule, '
            '"enforcement": v.enforcement} | some v in r.violations]}')
 
@@ -54,15 +56,26 @@ class BundleOpa:
 
     def __init__(self, bundle: Bundle, summary: bool = False) -> None:
         self.bundle = bundle
-        decision = "data." + ".".join(bundle.root.split("/")) + ".decision"
-        self.query = (f"decisions := [d | some x in input; r := {decision} with input as x; "
-                      f"d := {SUMMARY if summary else 'r'}]")
+        self.summary = summary
+        self.package = "data." + ".".join(bundle.root.split("/"))
+        self.query = self._batch(f"{self.package}.decision", SUMMARY if summary else "r")
         self.opa = LocalOpa(bundles=[bundle.path], extra_args=["--skip-verify"],
                             env={k: v for k, v in GC_ENV.items() if k not in os.environ})
         self._local = threading.local()
 
+    @staticmethod
+    def _batch(rule: str, answer: str) -> str:
+        return f"decisions := [d | some x in input; r := {rule} with input as x; d := {answer}]"
+
+    def ready(self) -> None:
+        """Once OPA answers: a summary from the bundle's own `replayed` rule, when it has
+        one (an input that fails the input contract is still decided: it is defined)."""
+        if self.summary and self.decide_with(self._batch(f"{self.package}.replayed", "r"), [{}]):
+            self.query = self._batch(f"{self.package}.replayed", "r")
+
     def __enter__(self) -> BundleOpa:
         self.opa.start()
+        self.ready()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -71,11 +84,18 @@ class BundleOpa:
 
     def decide(self, inputs: Sequence[Any]) -> list[dict[str, Any]]:
         """Each input's decision; an input given as ``Encoded`` JSON text is sent as is."""
+        decided = self.decide_with(self.query, inputs)
+        if len(decided) != len(inputs):
+            raise OpaError(f"OPA with {self.bundle.path} left some decision undefined")
+        return decided
+
+    def decide_with(self, query: str, inputs: Sequence[Any]) -> list[dict[str, Any]]:
+        """What the batch query answers for the inputs (fewer when some is undefined)."""
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
         texts = [x if isinstance(x, Encoded) else json.dumps(x) for x in inputs]
-        body = f'{{"query": {json.dumps(self.query)}, "input": [{",".join(texts)}]}}'
+        body = f'{{"query": {json.dumps(query)}, "input": [{",".join(texts)}]}}'
         try:
             answer = session.post(f"{self.opa.url}/v1/query", timeout=600, data=body,
                                   headers={"Content-Type": "application/json"})
@@ -86,8 +106,8 @@ class BundleOpa:
                            f"{answer.status_code}): {answer.text[:300]}")
         result = answer.json().get("result") or []
         decided = result[0]["decisions"] if result else None
-        if not isinstance(decided, list) or len(decided) != len(inputs):
-            raise OpaError(f"OPA with {self.bundle.path} left some decision undefined")
+        if not isinstance(decided, list):
+            raise OpaError(f"OPA with {self.bundle.path} answered no decisions")
         return decided
 
 
@@ -281,6 +301,7 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
                 opa.opa.launch()
             for opa in opas:
                 opa.opa.wait()
+                opa.ready()
             decided = decide_all(opas, unique_inputs, progress)
         finally:
             for opa in opas:

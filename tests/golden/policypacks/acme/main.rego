@@ -199,6 +199,27 @@ action_decision := {
 	"revision": config.revision,
 }
 
+# ---- What a replay compares --------------------------------------------------------
+
+# `policypacks replay` compares a decision's outcome and each violation's pack, rule and
+# enforcement (compiler/deploy/replay.py). This is that part of `decision` alone, so a
+# replay of many thousand inputs does not build the approvals, obligations, shadow and
+# waived reports it would drop. tests/test_replay.py checks it against `decision`.
+replayed := replay_summary if not tools.called
+
+replayed := summary if {
+	tools.called
+
+	# As `decision` does: the one action the tool call's binding maps it to.
+	# regal ignore:with-outside-test-context
+	summary := replay_summary with input.action as tools.action
+}
+
+replay_summary := {
+	"decision": outcome,
+	"violations": [{"pack": v.pack, "rule": v.rule, "enforcement": v.enforcement} | some v in violations],
+}
+
 # ---- Effective policy: what applies to a declared agent, and why -----------------
 
 effective[agent_id] := view if {

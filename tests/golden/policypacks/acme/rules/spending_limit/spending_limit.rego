@@ -3,7 +3,8 @@
 # description: |
 #   Caps what one action spends (period: transaction) or what the period's spend
 #   reaches with it (usage.spend[period] + amount, missing usage = 0). Only actions of
-#   the rule's `actions` in the rule's currency count; without an amount it never fires.
+#   the rule's `actions` in the rule's currency count (codes compare case-insensitively,
+#   the compiler ships the rule's in upper case); without an amount it never fires.
 package policypacks.acme.rules.spending_limit
 
 import data.policypacks.acme.config
@@ -15,16 +16,11 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	some group in precedence.input_groups
 	some [pack_id, i] in group.spending_limit
 	rule := config.rules.spending_limit[pack_id][i]
-	in_currency(input.action, rule.currency)
+	upper(object.get(input.action, "currency", rule.currency)) == rule.currency # missing: the rule's
 	total := input.action.amount + spent_before(input, rule.period)
 	total > rule.max
 	message := describe(rule, total)
 }
-
-# A missing currency means the rule's; codes compare case-insensitively.
-in_currency(action, currency) if upper(action.currency) == currency
-
-in_currency(action, _) if not action.currency
 
 # What the period already spent: missing (or not a number) counts as 0.
 spent_before(_, "transaction") := 0
