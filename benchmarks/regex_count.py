@@ -50,13 +50,19 @@ def _params(compiled: Any, rule: dict[str, Any]) -> list[str]:
     return []
 
 
+def groups(grouping: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every group (type -> refs) of a shipped grouping of rules (precedence.by_firing)."""
+    return [grouping["any"], *grouping["carrying"].values(), *grouping["actions"].values()]
+
+
 def measure() -> dict[str, Any]:
     compiled = compile_path(ROOT / "packs", "bench")[1]
     config = compiled.config
-    table = config["resolved"]["agents"][AGENT]
-    indexes = [config["resolved"]["base"]["rules"]] if table["base"] else []
-    active = [config["rules"][t][p][i] for index in [*indexes, table["rules"]]
-              for t, refs in index.items() for p, i in refs]
+    resolved = config["resolved"]
+    table = resolved["agents"][AGENT]
+    positions = [resolved["base"]["rules"]] * table["base"] + [table["rules"]]
+    active = [config["rules"][t][p][i] for n in positions for group in groups(resolved["rules"][n])
+              for t, refs in group.items() for p, i in refs]
     from_data = set().union(*(patterns_in(rule) for rule in active))
     literals = set()
     for source in compiled.modules.values():

@@ -91,9 +91,10 @@ class RuleType:
     doc_params: Mapping[str, str] = field(default_factory=dict)  # parameter -> meaning
     # Which actions a rule can fire on, given its compiled data: a list of action types,
     # ANY_ACTION or a field the action must carry (WITH_CONTENT, WITH_DATA...). The build
-    # indexes each agent's rule types by it, and a decision skips the types none of whose
-    # rules can fire on its action, so it must never answer narrower than the Rego
-    # template decides (the default is any action).
+    # groups each agent's rules by it, a decision walks only the groups its action fires,
+    # and no template checks a rule's `actions` again: this answer *is* where the rule
+    # applies, so it must be exactly the rule's `actions` (the default is any action);
+    # the template may still find nothing to report on an action it receives.
     fires_on: Callable[[dict[str, Any]], FiresOn] = _any_action
 
 

@@ -73,24 +73,39 @@ rule_violations contains violation if {
 	violation := with_findings(base, spans)
 }
 
-# The violations that decide: not in shadow mode, not lifted by a waiver in force.
-violation_set contains violation if {
-	some violation in rule_violations
-	violation.enforcement != "shadow"
-	not waiver_in_force(violation.pack, violation.rule)
+# What decides, as [pack, rule, enforcement]: each violated rule not in shadow mode and
+# not lifted by a waiver in force, and the violations of no pack (system_violations).
+# The outcome and a replay's summary need no more than this, so neither builds the
+# messages and spans of the violations.
+deciding contains [pack_id, rule_id, enforcement] if {
+	some [pack_id, rule_id] in violated_rules
+	enforcement := rule_enforcement(pack_id, rule_id)
+	enforcement != "shadow"
+	not waiver_in_force(pack_id, rule_id)
 }
 
-violation_set contains unknown_agent_violation if {
+deciding contains [v.pack, v.rule, v.enforcement] if some v in system_violations
+
+# The violations that decide, in full.
+violation_set contains violation if {
+	some violation in rule_violations
+	[violation.pack, violation.rule, violation.enforcement] in deciding
+}
+
+violation_set contains violation if some violation in system_violations
+
+# The violations of no pack's rule (pack "_system"): an undeclared agent under
+# unknownAgents: block, a malformed input (its one violation, whatever its agent), and a
+# tool call that is malformed or has no binding (lib/tools; like every rule, only for an
+# input that passes the input contract).
+system_violations contains unknown_agent_violation if {
 	input_contract.valid
 	precedence.blocked_unknown
 }
 
-# A malformed input gets this one violation, whatever its agent.
-violation_set contains input_contract.violation if not input_contract.valid
+system_violations contains input_contract.violation if not input_contract.valid
 
-# A tool call that is malformed or has no binding (lib/tools); like every rule, only for
-# an input that passes the input contract.
-violation_set contains violation if {
+system_violations contains violation if {
 	tools.called # first: an action that is no tool call skips the tool checks
 	input_contract.valid
 	some violation in tools.violation
@@ -106,7 +121,7 @@ violations := [entry[3] | some entry in sorted_violations]
 
 sorted_violations := sort([[0 - precedence.rank[v.enforcement], v.pack, v.rule, v] | some v in violation_set])
 
-strictest := max({precedence.rank[v.enforcement] | some v in violation_set})
+strictest := max({precedence.rank[enforcement] | some [_, _, enforcement] in deciding})
 
 default outcome := "allow"
 
@@ -202,9 +217,10 @@ action_decision := {
 # ---- What a replay compares --------------------------------------------------------
 
 # `policypacks replay` compares a decision's outcome and each violation's pack, rule and
-# enforcement (compiler/deploy/replay.py). This is that part of `decision` alone, so a
-# replay of many thousand inputs does not build the approvals, obligations, shadow and
-# waived reports it would drop. tests/test_replay.py checks it against `decision`.
+# enforcement (compiler/deploy/replay.py). This is that part of `decision` alone, from
+# what decides (`deciding`, in the order of `violations`), so a replay of many thousand
+# inputs builds no message, span, approval, obligation, shadow or waived report it would
+# drop. tests/test_replay.py checks it against `decision`.
 replayed := replay_summary if not tools.called
 
 replayed := summary if {
@@ -217,7 +233,9 @@ replayed := summary if {
 
 replay_summary := {
 	"decision": outcome,
-	"violations": [{"pack": v.pack, "rule": v.rule, "enforcement": v.enforcement} | some v in violations],
+	"violations": [{"pack": pack_id, "rule": rule_id, "enforcement": enforcement} |
+		some [_, pack_id, rule_id, enforcement] in sort([[0 - precedence.rank[e], p, r, e] | some [p, r, e] in deciding])
+	],
 }
 
 # ---- Effective policy: what applies to a declared agent, and why -----------------
