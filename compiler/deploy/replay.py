@@ -3,8 +3,8 @@ the baseline bundle's decisions (or, without one, with the decisions recorded in
 log), per decision and per pack/rule.
 
 Evaluation is by one ``opa run --server`` per bundle, asked in batches (one ad-hoc query
-decides a whole batch) from as many threads as there are cores, so both bundles' OPAs
-keep every core busy. Identical inputs are decided once.
+decides a whole batch) from two threads per core, so both bundles' OPAs keep every core
+busy. Identical inputs are decided once.
 """
 
 from __future__ import annotations
@@ -132,7 +132,10 @@ def decide_all(opas: Sequence[BundleOpa], inputs: Sequence[Any],
             if progress:
                 progress(done, total)
 
-    pool_size = workers or max(2, (os.cpu_count() or 2))
+    # Two batches in flight per core: while this process sends one and reads the answer
+    # of another, OPA still has work on every core (15% faster with one bundle than one
+    # batch per core, in interleaved runs on 2 cores).
+    pool_size = workers or 2 * (os.cpu_count() or 2)
     with ThreadPoolExecutor(pool_size, thread_name_prefix="replay") as pool:
         for _ in pool.map(run, batches):
             pass
