@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from policypacks.bundle import write_bundle  # noqa: E402
-from policypacks.deploy.decision_log import read_decision_log  # noqa: E402
+from policypacks.deploy.decision_log import open_decision_log  # noqa: E402
 from policypacks.deploy.publish import read_bundle  # noqa: E402
 from policypacks.deploy.replay import BundleOpa, decide_all, replay  # noqa: E402
 from policypacks.opa import evaluate  # noqa: E402
@@ -140,7 +140,7 @@ def main() -> None:
         for label, baseline in (("against the recorded decisions", None),
                                 ("with --baseline (two bundles)", read_bundle(old))):
             started, (own_started, opa_started) = time.perf_counter(), cpu_seconds()
-            source = read_decision_log(log, "policypacks/acme/decision")
+            source = open_decision_log(log, "policypacks/acme/decision")  # as the CLI
             report = replay(source, read_bundle(new), baseline)
             seconds = time.perf_counter() - started
             own, opa = cpu_seconds()

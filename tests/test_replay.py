@@ -355,3 +355,29 @@ def test_a_bundle_built_before_replayed_existed_is_replayed_all_the_same(
     assert {k: v for k, v in without.items() if k not in drop} == \
         {k: v for k, v in with_rule.items() if k not in drop}
     assert with_rule["changed"] > 0
+
+
+def test_a_log_read_while_it_is_decided_replays_as_one_read_first(world: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    """The CLI streams the log (open_decision_log): batches go to OPA while the rest is
+    read. Over several batches, duplicates and other log lines, the report is the one
+    of the log read whole, and progress ends at the total."""
+    from policypacks.deploy.decision_log import open_decision_log
+    from policypacks.deploy.replay import BATCH
+
+    log = tmp_path / "long.log"
+    with log.open("w") as out:
+        for i in range(2 * BATCH + 50):
+            out.write(json.dumps({"level": "info", "msg": "Received request."}) + "\n")
+            for item in [spend(i)] * (1 + (i % 3 == 0)):  # a third logged twice
+                out.write(json.dumps({"msg": "Decision Log", "decision_id": f"d{i}",
+                                      "path": DECISION, "input": item}) + "\n")
+    bundles = read_bundle(world["new"]), read_bundle(world["old"])
+    whole = replay(read_decision_log(log, DECISION), *bundles).as_dict()
+    seen: list[tuple[int, int]] = []
+    streamed = replay(open_decision_log(log, DECISION), *bundles,
+                      progress=lambda done, total: seen.append((done, total))).as_dict()
+    assert streamed == whole
+    assert whole["replayed"] == 2 * BATCH + 50 + (2 * BATCH + 50 + 2) // 3
+    assert whole["distinct_inputs"] == 2 * BATCH + 50 and whole["changed"] > 0
+    assert seen[-1] == (4 * BATCH + 100,) * 2  # every distinct input, by two bundles

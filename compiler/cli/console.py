@@ -91,11 +91,13 @@ class Progress:
         if total is not None:
             self.total = total
         now = time.monotonic()
-        if not self.enabled or (now - self._last < self.interval and done < self.total):
+        last = bool(self.total) and done >= self.total  # the end is always drawn
+        if not self.enabled or (now - self._last < self.interval and not last):
             return
         self._last = now
-        share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
-        text = f"{self.label}: {done:,}/{self.total:,}{share}, {now - self.started:.1f}s"
+        # No total yet (a replay still reading its log): only what is done so far.
+        of = f"/{self.total:,} ({100 * done / self.total:.0f}%)" if self.total else ""
+        text = f"{self.label}: {done:,}{of}, {now - self.started:.1f}s"
         if self.terminal:
             self.stream.write("\r\033[K" + text)
         else:

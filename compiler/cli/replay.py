@@ -53,7 +53,7 @@ def replay_command(log_file: Path | None, store_url: str | None, bundle_file: Pa
     newly violated or no longer violated under the same decision is listed, not counted.
     Exits 1 with --max-changed N when more than N decisions change. See docs/replay.md.
     """
-    from ..deploy.decision_log import read_decision_log, read_store
+    from ..deploy.decision_log import open_decision_log, read_store
     from ..deploy.replay import load_bundle, replay
 
     if (log_file is None) == (store_url is None):
@@ -61,7 +61,8 @@ def replay_command(log_file: Path | None, store_url: str | None, bundle_file: Pa
     new = load_bundle(bundle_file)
     baseline = load_bundle(baseline_file) if baseline_file else None
     if log_file is not None:
-        source = read_decision_log(log_file, f"{new.root}/decision", include_masked)
+        # Read while the first entries are decided (replay streams it).
+        source = open_decision_log(log_file, f"{new.root}/decision", include_masked)
     else:
         assert store_url is not None
         if baseline is None:
@@ -69,8 +70,7 @@ def replay_command(log_file: Path | None, store_url: str | None, bundle_file: Pa
                              "not the usage it was judged with, so both bundles must judge "
                              "the same input")
         source = read_store(store_url, new.identity)
-    total = len(source.entries) * (2 if baseline else 1)
-    meter = Progress("replaying", total, force=bool(show_progress)) \
+    meter = Progress("replaying", 0, force=bool(show_progress)) \
         if show_progress is not False else None
     try:
         report = replay(source, new, baseline, meter.update if meter else None, examples)

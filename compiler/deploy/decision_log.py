@@ -50,16 +50,34 @@ class Logged:
 
 @dataclass
 class Source:
-    """The decisions read, and how many were left out (reason -> count)."""
+    """The decisions read, and how many were left out (reason -> count). A source opened
+    lazily (``open_decision_log``) is read by ``stream()``, which a replay consumes while
+    it decides the first entries; after it, ``entries`` and ``skipped`` are complete."""
 
     description: str
     entries: list[Logged] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    pending: Iterator[Logged] | None = None
+
+    def stream(self) -> Iterator[Logged]:
+        """Each entry, read as it is asked for when the source is lazy."""
+        if self.pending is None:
+            yield from list(self.entries)
+            return
+        pending, self.pending = self.pending, None
+        for entry in pending:
+            self.entries.append(entry)
+            yield entry
+
+    def read(self) -> Source:
+        """The source with every entry read."""
+        for _ in self.stream():
+            pass
+        return self
 
 
-def _events(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line, parsed JSON value) for each event or array of events in the file; lines
-    that are not JSON (OPA's text log lines, blank lines) are passed over."""
+def _text(path: Path) -> str:
+    """The file's text (gunzipped when it is gzip)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -69,7 +87,12 @@ def _events(path: Path) -> Iterator[tuple[int, Any]]:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise UsageError(f"{path}: not a readable gzip file ({exc})") from exc
-    text = raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _events(text: str) -> Iterator[tuple[int, Any]]:
+    """(line, parsed JSON value) for each event or array of events in the text; lines
+    that are not JSON (OPA's text log lines, blank lines) are passed over."""
     if text.lstrip().startswith("["):
         try:
             yield 1, json.loads(text)
@@ -89,9 +112,22 @@ def _events(path: Path) -> Iterator[tuple[int, Any]]:
 def read_decision_log(path: Path, decision_path: str, include_masked: bool = False) -> Source:
     """Every decision of ``decision_path`` (e.g. ``policypacks/acme/decision``) in an
     OPA decision log file."""
+    return open_decision_log(path, decision_path, include_masked).read()
+
+
+def open_decision_log(path: Path, decision_path: str, include_masked: bool = False) -> Source:
+    """The decision log as a lazy source: its events parsed (and checked) as
+    ``stream()`` asks for them."""
     source = Source(f"decision log {path}")
-    wanted = decision_path.strip("/")
-    for line, value in _events(path):
+    text = _text(path)  # a file that cannot be read fails here, before any decision
+    source.pending = _decisions(path, text, decision_path.strip("/"), include_masked, source)
+    return source
+
+
+def _decisions(path: Path, text: str, wanted: str, include_masked: bool,
+               source: Source) -> Iterator[Logged]:
+    found = False
+    for line, value in _events(text):
         for event in value if isinstance(value, list) else [value]:
             if not isinstance(event, dict):
                 continue
@@ -99,7 +135,7 @@ def read_decision_log(path: Path, decision_path: str, include_masked: bool = Fal
                 continue  # another of OPA's log lines
             if "decision_id" not in event and "path" not in event:
                 continue
-            where = f"{path}:{line}"
+            found = True
             logged_path = str(event.get("path") or "").strip("/")
             if logged_path != wanted:
                 source.skipped[f"other path ({logged_path or 'none'})"] += 1
@@ -111,14 +147,13 @@ def read_decision_log(path: Path, decision_path: str, include_masked: bool = Fal
                 source.skipped["OPA reported an error"] += 1
             else:
                 result = event.get("result")
-                source.entries.append(Logged(
-                    event["input"], result if _is_decision(result) else None, where,
-                    decision_id=event.get("decision_id"), at=event.get("timestamp")))
-    if not source.entries and not source.skipped:
+                yield Logged(event["input"], result if _is_decision(result) else None,
+                             f"{path}:{line}", decision_id=event.get("decision_id"),
+                             at=event.get("timestamp"))
+    if not found:
         raise UsageError(f"{path}: no decision log entries found: expected OPA's JSON log "
                          "output with decision_logs.console (lines with \"msg\": \"Decision "
                          "Log\") or the JSON arrays of its decision log service")
-    return source
 
 
 def _is_decision(value: Any) -> bool:

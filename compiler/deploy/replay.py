@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -111,35 +111,73 @@ class BundleOpa:
         return decided
 
 
+class Deciding:
+    """Batches of inputs, each decided by every OPA, on one pool of threads shared by all
+    OPAs (so two bundles are decided side by side), submitted as they come: a replay
+    submits the first batches while it is still reading the log."""
+
+    def __init__(self, opas: Sequence[BundleOpa], progress: Progress | None = None,
+                 workers: int | None = None) -> None:
+        self.opas = opas
+        self.progress = progress
+        self.total = self.done = 0
+        self.complete = False  # every input submitted: until then progress has no total
+        self._lock = threading.Lock()
+        self._jobs: list[tuple[int, int, Future[list[dict[str, Any]]]]] = []
+        # Two batches in flight per core: while this process sends one and reads the
+        # answer of another, OPA still has work on every core (15% faster with one
+        # bundle than one batch per core, in interleaved runs on 2 cores).
+        self._pool = ThreadPoolExecutor(workers or 2 * (os.cpu_count() or 2),
+                                        thread_name_prefix="replay")
+
+    def __enter__(self) -> Deciding:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, start: int, chunk: Sequence[Any]) -> None:
+        """Decide ``chunk``, the inputs from position ``start`` on, with every OPA."""
+        self.total += len(chunk) * len(self.opas)
+        for index, opa in enumerate(self.opas):
+            job = self._pool.submit(opa.decide, chunk)
+            job.add_done_callback(self._count)
+            self._jobs.append((index, start, job))
+
+    def submitted_all(self) -> None:
+        """No more inputs come: progress reports the total from now on."""
+        with self._lock:
+            self.complete = True
+            if self.progress and self.done:
+                self.progress(self.done, self.total)
+
+    def _count(self, job: Future[list[dict[str, Any]]]) -> None:
+        if job.cancelled() or job.exception() is not None or not self.progress:
+            return
+        with self._lock:
+            self.done += len(job.result())
+            self.progress(self.done, self.total if self.complete else 0)
+
+    def results(self, count: int) -> list[list[dict[str, Any]]]:
+        """Each OPA's decision of the ``count`` inputs submitted, in order (the first
+        failure is raised)."""
+        results: list[list[dict[str, Any]]] = [[{}] * count for _ in self.opas]
+        for index, start, job in self._jobs:
+            decided = job.result()
+            results[index][start:start + len(decided)] = decided
+        return results
+
+
 def decide_all(opas: Sequence[BundleOpa], inputs: Sequence[Any],
                progress: Progress | None = None,
                workers: int | None = None) -> list[list[dict[str, Any]]]:
-    """Each OPA's decision for every input (in order); the batches of all OPAs share one
-    pool of threads, so two bundles are decided side by side."""
-    batches = [(o, start) for start in range(0, len(inputs), BATCH) for o in range(len(opas))]
-    results: list[list[dict[str, Any]]] = [[{}] * len(inputs) for _ in opas]
-    total = len(inputs) * len(opas)
-    done = 0
-    lock = threading.Lock()
-
-    def run(job: tuple[int, int]) -> None:
-        nonlocal done
-        index, start = job
-        chunk = inputs[start:start + BATCH]
-        results[index][start:start + len(chunk)] = opas[index].decide(chunk)
-        with lock:
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-
-    # Two batches in flight per core: while this process sends one and reads the answer
-    # of another, OPA still has work on every core (15% faster with one bundle than one
-    # batch per core, in interleaved runs on 2 cores).
-    pool_size = workers or 2 * (os.cpu_count() or 2)
-    with ThreadPoolExecutor(pool_size, thread_name_prefix="replay") as pool:
-        for _ in pool.map(run, batches):
-            pass
-    return results
+    """Each OPA's decision for every input (in order)."""
+    with Deciding(opas, progress, workers) as deciding:
+        for start in range(0, len(inputs), BATCH):
+            deciding.submit(start, inputs[start:start + BATCH])
+        deciding.submitted_all()
+        return deciding.results(len(inputs))
 
 
 def truncated(value: Any, limit: int = EXAMPLE_TEXT) -> Any:
@@ -283,35 +321,51 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
     if baseline is not None and baseline.root != new.root:
         raise UsageError(f"--baseline {baseline.path} is for {baseline.root}, --bundle "
                          f"{new.path} for {new.root}: replay compares one identity's bundles")
-    if baseline is None:
-        kept = [e for e in source.entries if e.recorded is not None]
-        missing = len(source.entries) - len(kept)
-        if missing:
-            source.skipped["no recorded decision to compare with (give --baseline)"] += missing
-        source.entries = kept
-    keys = [Encoded(json.dumps(e.input, sort_keys=True, separators=(",", ":")))
-            for e in source.entries]
-    distinct: dict[str, int] = {}
-    for key in keys:
-        distinct.setdefault(key, len(distinct))
-    unique_inputs = list(distinct)  # each one's JSON text, sent to OPA as it is
     bundles = [new] + ([baseline] if baseline else [])
+    opas = [BundleOpa(b, summary=True) for b in bundles]
+    kept: list[Logged] = []
+    positions: list[int] = []  # each kept entry's input, as its place in `unique`
+    distinct: dict[str, int] = {}
+    unique: list[Encoded] = []  # each distinct input's JSON text, sent to OPA as it is
+    missing = 0
     decided: list[list[dict[str, Any]]] = []
-    if unique_inputs:
-        opas = [BundleOpa(b, summary=True) for b in bundles]
-        try:
-            for opa in opas:
-                opa.opa.launch()
-            for opa in opas:
-                opa.opa.wait()
-                opa.ready()
-            decided = decide_all(opas, unique_inputs, progress)
-        finally:
-            for opa in opas:
-                opa.opa.stop()
-    after = [decided[0][distinct[k]] for k in keys] if decided else []
+    try:
+        for opa in opas:
+            opa.opa.launch()  # OPA starts while the first entries are read
+        with Deciding(opas, progress) as deciding:
+
+            def submit(start: int) -> None:
+                if not deciding.total:  # the first batch: once OPA answers
+                    for opa in opas:
+                        opa.opa.wait()
+                        opa.ready()
+                deciding.submit(start, unique[start:start + BATCH])
+
+            for entry in source.stream():  # a lazy source is read while OPA decides
+                if baseline is None and entry.recorded is None:
+                    missing += 1
+                    continue
+                kept.append(entry)
+                key = Encoded(json.dumps(entry.input, sort_keys=True, separators=(",", ":")))
+                position = distinct.setdefault(key, len(unique))
+                if position == len(unique):
+                    unique.append(key)
+                    if len(unique) % BATCH == 0:
+                        submit(len(unique) - BATCH)
+                positions.append(position)
+            if len(unique) % BATCH:
+                submit(len(unique) - len(unique) % BATCH)
+            deciding.submitted_all()
+            decided = deciding.results(len(unique))
+    finally:
+        for opa in opas:
+            opa.opa.stop()
+    source.entries = kept
+    if missing:
+        source.skipped["no recorded decision to compare with (give --baseline)"] += missing
+    after = [decided[0][n] for n in positions]
     if baseline is not None:
-        before = [decided[1][distinct[k]] for k in keys] if decided else []
+        before = [decided[1][n] for n in positions]
         described: dict[str, Any] = {"bundle": str(baseline.path),
                                      "revision": baseline.revision}
     else:
@@ -319,7 +373,7 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
         revisions = sorted({str(r.get("revision")) for r in before if r.get("revision")})
         described = {"recorded": True, "revisions": revisions}
     report = compare(source, new, before, after, described, examples)
-    report.distinct_inputs = len(unique_inputs)
+    report.distinct_inputs = len(unique)
     return report
 
 
