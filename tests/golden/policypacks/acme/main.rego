@@ -58,7 +58,8 @@ violated_rules contains [finding.pack, finding.rule] if some finding in findings
 rule_violations contains violation if {
 	some [pack_id, rule_id] in violated_rules
 	rule := config.violation_fields[pack_id][rule_id] # type, category, own enforcement/message
-	messages := sort([f.message | some f in findings; f.pack == pack_id; f.rule == rule_id])
+	found := [f | some f in findings; f.pack == pack_id; f.rule == rule_id]
+	messages := sort([f.message | some f in found])
 	[level, _] := precedence.input_packs[pack_id]
 	base := {
 		"pack": pack_id,
@@ -69,7 +70,7 @@ rule_violations contains violation if {
 		"level": level,
 		"message": object.get(rule, "message", concat("; ", messages)),
 	}
-	spans := [span | some f in findings; f.pack == pack_id; f.rule == rule_id; some span in object.get(f, "findings", [])]
+	spans := [span | some f in found; some span in object.get(f, "findings", [])]
 	violation := with_findings(base, spans)
 }
 
