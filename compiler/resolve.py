@@ -33,15 +33,14 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
     """``{"agents": {agent id: table}, "unknown": table}`` as the precedence rules compute
     them over ``config`` (see rego_templates/core/precedence.rego.j2).
 
-    An agent's table depends on nothing of the agent but its Agent document
-    (``config.agents[id]``) and the packs scoped to it (``config.scoped[id]``), so agents
-    alike in both are evaluated once, through the first of them."""
+    An agent's table depends on nothing of the agent but what the precedence rules read
+    of its Agent document (``config.agents[id]`` without its display ``name``) and the
+    packs scoped to it (``config.scoped[id]``), so agents alike in both are evaluated
+    once, through the first of them."""
     shapes: dict[str, str] = {}  # shape -> the agent evaluated for it
     shape_of: dict[str, str] = {}
     for agent_id in sorted(config["agents"]):
-        shape = json.dumps([config["agents"][agent_id], config["scoped"].get(agent_id)],
-                           sort_keys=True)
-        shape_of[agent_id] = shapes.setdefault(shape, agent_id)
+        shape_of[agent_id] = shapes.setdefault(_shape(config, agent_id), agent_id)
     evaluated = sorted(set(shapes.values()))
     # Tables of different agents do not depend on one another: many agents are evaluated
     # in parallel `opa eval` processes, each given only its own agents' documents.
@@ -55,6 +54,14 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
     return {"agents": {agent_id: tables[shape_of[agent_id]] for agent_id in shape_of},
             "base": results[0]["base"], "unknown": results[0]["unknown"]}
 
+
+def _shape(config: dict[str, Any], agent_id: str) -> str:
+    document = {k: v for k, v in config["agents"][agent_id].items() if k not in UNREAD}
+    return json.dumps([document, config["scoped"].get(agent_id)], sort_keys=True)
+
+
+# Fields of an Agent's data that precedence.rego never reads (a test holds it to that).
+UNREAD = frozenset({"name"})
 
 # Below this many agents one process is quicker than starting several.
 PARALLEL_FROM = 2000

@@ -17,7 +17,7 @@ from test_precedence import MODES, daily_cap, matrix_repository
 
 from policypacks.opa import evaluate
 from policypacks.pipeline import compile_path
-from policypacks.resolve import unpacked
+from policypacks.resolve import UNREAD, unpacked
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,3 +159,12 @@ def test_each_distinct_grouping_of_rules_ships_once(tmp_path: Path) -> None:
                                           for f in resolved["rules"]})
     assert resolved["rules"][positions["c"]]["carrying"] == {
         "content": {"prohibited_topics": [["text", 0]]}}
+
+
+def test_what_agents_are_grouped_by_is_all_precedence_reads(tmp_path: Path) -> None:
+    """Agents are evaluated once per shape, a shape leaving out resolve.UNREAD: the
+    precedence module must never read those fields of an Agent's data."""
+    compiled = compile_docs(tmp_path, conflicts_repository("block"))
+    module = compiled.modules[f"{compiled.root}/precedence/precedence.rego"]
+    for field in UNREAD:
+        assert f"].{field}" not in module and f'"{field}"' not in module, field
