@@ -80,15 +80,20 @@ def _reduced(config: dict[str, Any], agents: list[str]) -> dict[str, Any]:
             "scoped": {a: config["scoped"][a] for a in agents if a in config["scoped"]}}
 
 
+# What `tables` is computed from: the precedence rules, and the escalation rule type's
+# matching (which of an agent's rules each of its escalation rules can route).
+TABLE_MODULES = ("precedence/precedence.rego", "rules/escalation/escalation.rego")
+
+
 def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
-    precedence = f"{root}/precedence/precedence.rego"
     query = "data." + root.replace("/", ".") + ".precedence.tables"
     with tempfile.TemporaryDirectory(prefix="policypacks-resolve-") as tmp:
         tree = Path(tmp)
         (tree / root / "config").mkdir(parents=True)
         (tree / root / "config" / "data.json").write_text(json.dumps(config))
-        (tree / precedence).parent.mkdir(parents=True)
-        (tree / precedence).write_text(modules[precedence])
+        for module in (f"{root}/{name}" for name in TABLE_MODULES):
+            (tree / module).parent.mkdir(parents=True)
+            (tree / module).write_text(modules[module])
         tables = eval_json(query, data=[tree], raw=True)
     if not isinstance(tables, dict) or not isinstance(tables.get("agents"), dict):
         raise OpaError(f"opa eval of {query} gave no tables")

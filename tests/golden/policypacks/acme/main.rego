@@ -171,14 +171,19 @@ waiver_in_force(pack_id, rule_id) := waiver if {
 	time.now_ns() < waiver.expires_ns
 }
 
-# Violations an escalation route may match: the unsuppressed require_approval ones.
-approval_violations := [v | some v in violations; v.enforcement == "require_approval"]
+# The escalation rules that may route the deciding require_approval violations (the
+# agent's table holds them per rule, matched when the bundle was built; precedence.rego:
+# route_index).
+approval_candidates := [candidate |
+	some [pack_id, rule_id, "require_approval"] in deciding
+	some candidate in precedence.input_table.routes[pack_id][rule_id]
+]
 
 default approval := null
 
 # The identity's escalation.admins (when it declares them) may resolve every route.
 approval := object.union(
-	rules.escalation.route(approval_violations, input.action, precedence.input_table.routes),
+	rules.escalation.route(approval_candidates, input.action),
 	object.filter(config.identity.escalation, {"admins"}),
 ) if {
 	outcome == "require_approval"

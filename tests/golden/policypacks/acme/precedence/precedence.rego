@@ -9,6 +9,7 @@
 package policypacks.acme.precedence
 
 import data.policypacks.acme.config
+import data.policypacks.acme.rules.escalation
 
 # How strict an enforcement level (or a decision) is. Shadow mode counts for nothing: it
 # never decides, and most_restrictive prefers any real level to it.
@@ -248,14 +249,14 @@ empty_table := {
 	"packs": {},
 	"suppressed": [],
 	"rules": by_firing({}),
-	"routes": [],
+	"routes": {},
 }
 
 # What a decision needs of one agent: the applied precedence, whether the base applies
 # to it, its packs beyond the base (all of them without it) as [level, enforcement], the
 # suppressed rules (sorted by pack, then rule), the active rules of those packs grouped
 # by what they fire on (by_firing) as [pack id, position in config.rules[type][pack id]],
-# and the escalation rules of all its packs in the order they win. Pairs rather than
+# and the escalation rules that may route each rule's violations (route_index). Pairs rather than
 # objects: there is one table per agent, and OPA holds an object in far more memory than
 # a pair.
 table(agent_id) := {
@@ -264,7 +265,7 @@ table(agent_id) := {
 	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in own},
 	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
 	"rules": by_firing(active_rules(own, {[s.pack, s.rule] | some s in dropped})),
-	"routes": routes(attached),
+	"routes": route_index(attached),
 } if {
 	mode := applied_precedence(agent_id)
 	attached := packs(agent_id)
@@ -367,6 +368,29 @@ routes(attached) := [[pack_id, i] |
 		some i, rule in config.rules.escalation[pack_id]
 	])
 ]
+
+# pack id -> rule id -> [[position, pack id, i, actions]]: for each rule of the attached
+# packs, the escalation rules (config.rules.escalation[pack id][i]) whose match a
+# violation of it satisfies in all but `actions` (rules.escalation.matches_rule), at their
+# position in the order they win (routes). A decision routes its require_approval
+# violations through these entries alone, checking only `actions`. A rule that no
+# escalation rule can route has no entry.
+route_index(attached) := {pack_id: by_rule |
+	ordered := routes(attached)
+	some pack_id, _ in attached
+	pack := config.packs[pack_id]
+	by_rule := {rule_id: candidates |
+		some rule_id, rule in pack.rules
+		rule.type != "escalation"
+		candidates := [[position, route_pack, i, route.match.actions] |
+			some position, [route_pack, i] in ordered
+			route := config.rules.escalation[route_pack][i]
+			escalation.matches_rule(route.match, pack_id, rule_id, pack.category)
+		]
+		count(candidates) > 0
+	}
+	count(by_rule) > 0
+}
 
 # ---- The agent of the input: its table -------------------------------------------
 

@@ -91,7 +91,11 @@ pack_table(table, pack_id) := {
 	"base": false,
 	"packs": object.filter(table.packs, {pack_id}),
 	"suppressed": [entry | some entry in table.suppressed; entry.pack == pack_id],
-	"routes": [ref | some ref in table.routes; ref[0] == pack_id],
+	"routes": {pack_id: {rule_id: narrowed |
+		some rule_id, candidates in object.get(table.routes, pack_id, {})
+		narrowed := [c | some c in candidates; c[1] == pack_id]
+		count(narrowed) > 0
+	}},
 }
 
 # The groups of rules that fire on the action (precedence.input_groups), with the rules

@@ -9,17 +9,16 @@ package policypacks.acme.rules.escalation
 
 import data.policypacks.acme.config
 
-# The approval of a require_approval decision, given its require_approval violations and
-# the agent's escalation rules in the order they win (precedence.routes: largest priority
-# first, then pack id, then rule order, resolved when the bundle is built): the first
-# that matches.
-route(violations, action, routes) := approval(pack_id, rule) if {
-	matching := [[pack_id, rule] |
-		some [pack_id, i] in routes
-		rule := config.rules.escalation[pack_id][i]
-		route_matches(rule.match, violations, action)
-	]
-	[pack_id, rule] := matching[0]
+# The approval of a require_approval decision, given the escalation rules that may route
+# its require_approval violations (`candidates`: [position, pack id, i, actions] from the
+# agent's table, precedence.route_index, where the position is the order the rules win
+# in: largest priority first, then pack id, then rule order): the first whose `actions`
+# (if listed) hold the action's type.
+route(candidates, action) := approval(pack_id, config.rules.escalation[pack_id][i]) if {
+	[_, pack_id, i] := sort([[position, pack_id, i] |
+		some [position, pack_id, i, actions] in candidates
+		listed_or_null(actions, action.type)
+	])[0]
 } else := object.union(config.identity.escalation, {"route": "identity"})
 
 approval(pack_id, rule) := {
@@ -29,20 +28,22 @@ approval(pack_id, rule) := {
 	"route": sprintf("%s/%s", [pack_id, rule.id]),
 }
 
-route_matches(match, violations, action) if {
-	listed_or_null(match.actions, action.type)
-	some violation in violations
-	listed_or_null(match.categories, violation.category)
-	listed_or_null(match.packs, violation.pack)
-	rule_listed(match.rules, violation)
+# Whether a violation of this rule satisfies every key the route's `match` lists among
+# `categories`, `packs` and `rules`. None of that depends on the input, so it is decided
+# when the bundle is built, for every rule of an agent's packs (precedence.route_index);
+# only `actions` is left to the decision.
+matches_rule(match, pack_id, rule_id, category) if {
+	listed_or_null(match.categories, category)
+	listed_or_null(match.packs, pack_id)
+	rule_listed(match.rules, pack_id, rule_id)
 }
 
 listed_or_null(null, _)
 
 listed_or_null(list, value) if value in list
 
-rule_listed(null, _)
+rule_listed(null, _, _)
 
-rule_listed(list, violation) if sprintf("%s/%s", [violation.pack, violation.rule]) in list
+rule_listed(list, pack_id, rule_id) if sprintf("%s/%s", [pack_id, rule_id]) in list
 
-rule_listed(list, violation) if violation.rule in list
+rule_listed(list, _, rule_id) if rule_id in list
