@@ -106,13 +106,17 @@ def packed(tables: dict[str, Any]) -> dict[str, Any]:
     agents' in id order: the same repository gives the same bundle)."""
     groupings: list[Any] = []
     position: dict[str, int] = {}
+    done: dict[int, dict[str, Any]] = {}  # agents alike share one table object: pack it once
 
     def refer(table: dict[str, Any]) -> dict[str, Any]:
+        if id(table) in done:
+            return done[id(table)]
         key = json.dumps(table["rules"], sort_keys=True)
         if key not in position:
             position[key] = len(groupings)
             groupings.append(table["rules"])
-        return {**table, "rules": position[key]}
+        done[id(table)] = {**table, "rules": position[key]}
+        return done[id(table)]
 
     base, unknown = refer(tables["base"]), refer(tables["unknown"])
     agents = {agent_id: refer(tables["agents"][agent_id]) for agent_id in sorted(tables["agents"])}
