@@ -377,6 +377,7 @@ routes(attached) := [[pack_id, i] |
 # escalation rule can route has no entry.
 route_index(attached) := {pack_id: by_rule |
 	ordered := routes(attached)
+	count(ordered) > 0 # most agents have no escalation rule: no rule to visit
 	some pack_id, _ in attached
 	pack := config.packs[pack_id]
 	by_rule := {rule_id: candidates |
