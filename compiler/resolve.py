@@ -46,7 +46,8 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
     # in parallel `opa eval` processes, each given only its own agents' documents.
     chunks = _chunks(evaluated)
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        results = list(pool.map(lambda part: _evaluate(root, modules, _reduced(config, part)),
+        read = _read_by_precedence(config)
+        results = list(pool.map(lambda part: _evaluate(root, modules, _reduced(read, part)),
                                 chunks))
     tables: dict[str, Any] = {}
     for result in results:
@@ -71,6 +72,27 @@ def _chunks(agents: list[str]) -> list[list[str]]:
     workers = min(os.cpu_count() or 1, 4) if len(agents) >= PARALLEL_FROM else 1
     size = -(-len(agents) // workers) or 1
     return [agents[i:i + size] for i in range(0, len(agents), size)] or [[]]
+
+
+# What the precedence rules read of a rule: in config.packs, its conflict key, type and
+# own enforcement; in config.rules, its id (an escalation rule: all of it, for routes).
+RULE_FIELDS = ("key", "type", "enforcement")
+
+
+def _read_by_precedence(config: dict[str, Any]) -> dict[str, Any]:
+    """The data document without what the precedence rules never read (rule parameters,
+    messages, tools, waivers...), so `opa eval` loads a fraction of it. The shipped
+    tables are checked against the rules evaluated over the whole document
+    (tests/test_resolved_tables.py)."""
+    packs = {pack_id: {**pack, "rules": {rule_id: {k: rule[k] for k in RULE_FIELDS if k in rule}
+                                         for rule_id, rule in pack["rules"].items()}}
+             for pack_id, pack in config["packs"].items()}
+    rules = {rule_type: by_pack if rule_type == "escalation" else
+             {pack_id: [{"id": rule["id"]} for rule in listed]
+              for pack_id, listed in by_pack.items()}
+             for rule_type, by_pack in config["rules"].items()}
+    kept = ("identity", "agents", "scope_all", "scoped", "fires_on")
+    return {**{key: config[key] for key in kept}, "packs": packs, "rules": rules}
 
 
 def _reduced(config: dict[str, Any], agents: list[str]) -> dict[str, Any]:
