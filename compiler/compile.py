@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import CompileContext, rule_types
+from .gc_pause import paused_gc
 from .input_contract import contract_data, fast_checks
 from .log_mask import log_mask
 from .model import Pack, Repository, Rule
@@ -46,6 +47,7 @@ def bundle_root(identity_id: str) -> str:
     return f"policypacks/{package_segment(identity_id)}"
 
 
+@paused_gc()
 def compile_repository(repo: Repository, revision: str) -> CompiledPolicy:
     root = bundle_root(repo.identity.id)
     modules = render_modules(repo.identity.id, root)

@@ -32,12 +32,23 @@ class Ctx:
     problems: Problems
     regexes: list[tuple[Location, str]]
     line: int
-    path: str = ""
+    # The field path is spelt out only when a message needs it (most fields are fine):
+    # a Ctx holds its parent and its key.
+    parent: Ctx | None = None
+    key: str | int = ""
+
+    @property
+    def path(self) -> str:
+        if self.parent is None:
+            return ""
+        above = self.parent.path
+        if isinstance(self.key, int):
+            return f"{above}[{self.key}]"
+        return f"{above}.{self.key}" if above else self.key
 
     def at(self, container: Any, key: str | int) -> Ctx:
-        line = line_of(container, key, self.line)
-        sub = f"[{key}]" if isinstance(key, int) else (f".{key}" if self.path else key)
-        return Ctx(self.doc, self.problems, self.regexes, line, self.path + sub)
+        return Ctx(self.doc, self.problems, self.regexes, line_of(container, key, self.line),
+                   self, key)
 
     def loc(self) -> Location:
         return self.doc.loc(self.line, self.path)

@@ -13,6 +13,7 @@ from typing import Any
 
 from .catalog import rule_types
 from .errors import Location, Problems, display_path, warn
+from .gc_pause import paused_gc
 from .load import Document, YMap, YSeq, line_of, load_repository
 from .model import (
     Agent,
@@ -131,6 +132,7 @@ COMMON_RULE_FIELDS = {
 }
 
 
+@paused_gc()
 def validate_repository(root: Path, strict: bool = False) -> Repository:
     """Load and check the repository at ``root``; raise ValidationFailed with every problem.
 
