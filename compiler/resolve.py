@@ -37,16 +37,18 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
     of its Agent document (``config.agents[id]`` without its display ``name``) and the
     packs scoped to it (``config.scoped[id]``), so agents alike in both are evaluated
     once, through the first of them."""
+    read = _read_by_precedence(config)
     shapes: dict[str, str] = {}  # shape -> the agent evaluated for it
     shape_of: dict[str, str] = {}
-    for agent_id in sorted(config["agents"]):
-        shape_of[agent_id] = shapes.setdefault(_shape(config, agent_id), agent_id)
+    for agent_id in sorted(read["agents"]):
+        shape = json.dumps([read["agents"][agent_id], read["scoped"].get(agent_id)],
+                           sort_keys=True)
+        shape_of[agent_id] = shapes.setdefault(shape, agent_id)
     evaluated = sorted(set(shapes.values()))
     # Tables of different agents do not depend on one another: many agents are evaluated
     # in parallel `opa eval` processes, each given only its own agents' documents.
     chunks = _chunks(evaluated)
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        read = _read_by_precedence(config)
         results = list(pool.map(lambda part: _evaluate(root, modules, _reduced(read, part)),
                                 chunks))
     tables: dict[str, Any] = {}
@@ -55,14 +57,6 @@ def resolve_tables(root: str, modules: dict[str, str], config: dict[str, Any]) -
     return {"agents": {agent_id: tables[shape_of[agent_id]] for agent_id in shape_of},
             "base": results[0]["base"], "unknown": results[0]["unknown"]}
 
-
-def _shape(config: dict[str, Any], agent_id: str) -> str:
-    document = {k: v for k, v in config["agents"][agent_id].items() if k not in UNREAD}
-    return json.dumps([document, config["scoped"].get(agent_id)], sort_keys=True)
-
-
-# Fields of an Agent's data that precedence.rego never reads (a test holds it to that).
-UNREAD = frozenset({"name"})
 
 # Below this many agents one process is quicker than starting several.
 PARALLEL_FROM = 2000
@@ -77,13 +71,15 @@ def _chunks(agents: list[str]) -> list[list[str]]:
 # What the precedence rules read of a rule: in config.packs, its conflict key, type and
 # own enforcement; in config.rules, its id (an escalation rule: all of it, for routes).
 RULE_FIELDS = ("key", "type", "enforcement")
+# Fields of an Agent's data that precedence.rego never reads (a test holds it to that).
+UNREAD = frozenset({"name"})
 
 
 def _read_by_precedence(config: dict[str, Any]) -> dict[str, Any]:
     """The data document without what the precedence rules never read (rule parameters,
-    messages, tools, waivers...), so `opa eval` loads a fraction of it. The shipped
-    tables are checked against the rules evaluated over the whole document
-    (tests/test_resolved_tables.py)."""
+    messages, tools, waivers, agents' names...), so `opa eval` loads a fraction of it and
+    agents alike in what it reads are evaluated once. The shipped tables are checked
+    against the rules evaluated over the whole document (tests/test_resolved_tables.py)."""
     packs = {pack_id: {**pack, "rules": {rule_id: {k: rule[k] for k in RULE_FIELDS if k in rule}
                                          for rule_id, rule in pack["rules"].items()}}
              for pack_id, pack in config["packs"].items()}
@@ -91,8 +87,11 @@ def _read_by_precedence(config: dict[str, Any]) -> dict[str, Any]:
              {pack_id: [{"id": rule["id"]} for rule in listed]
               for pack_id, listed in by_pack.items()}
              for rule_type, by_pack in config["rules"].items()}
-    kept = ("identity", "agents", "scope_all", "scoped", "fires_on")
-    return {**{key: config[key] for key in kept}, "packs": packs, "rules": rules}
+    agents = {agent_id: {k: v for k, v in agent.items() if k not in UNREAD}
+              for agent_id, agent in config["agents"].items()}
+    kept = ("identity", "scope_all", "scoped", "fires_on")
+    return {**{key: config[key] for key in kept}, "agents": agents, "packs": packs,
+            "rules": rules}
 
 
 def _reduced(config: dict[str, Any], agents: list[str]) -> dict[str, Any]:
