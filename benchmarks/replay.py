@@ -9,7 +9,10 @@ the daily spending cap, a typical change. Then it times, end to end (reading the
 deciding, comparing):
 
 * replay against the recorded decisions (one OPA, the new bundle);
-* replay with --baseline (two OPAs side by side);
+* replay with --baseline, the build that recorded the log (its recorded decisions are
+  its own: one OPA decides, for the new bundle);
+* replay with --baseline of another build (the same repository under another revision:
+  two OPAs side by side);
 
 and, as the baseline of the ratios, the project's plain batch path (one `opa eval` of a
 list of inputs, `policypacks.opa.evaluate.decisions`) on a sample of --sample inputs.
@@ -137,8 +140,14 @@ def main() -> None:
 
         timings, cpu = {}, {}
         cores = os.cpu_count() or 1
+        # The same baseline repository built again under another revision: another build,
+        # whose decisions the log did not record, so its OPA decides every input.
+        rebuilt = build(ROOT / "packs", work / "old-rebuilt.tar.gz", "old-rebuilt")
         for label, baseline in (("against the recorded decisions", None),
-                                ("with --baseline (two bundles)", read_bundle(old))):
+                                ("with --baseline, the build that recorded the log",
+                                 read_bundle(old)),
+                                ("with --baseline of another build (two bundles)",
+                                 read_bundle(rebuilt))):
             started, (own_started, opa_started) = time.perf_counter(), cpu_seconds()
             source = open_decision_log(log, "policypacks/acme/decision")  # as the CLI
             report = replay(source, read_bundle(new), baseline)
@@ -151,7 +160,8 @@ def main() -> None:
                   f"({report.replayed / seconds:,.0f}/s, {per * 1e3:.2f} ms per entry, "
                   f"{plain / per:.1f}x the baseline's rate), {cpu[label]:.1f} CPU-s "
                   f"({opa:.1f} OPA, {own:.1f} this process); {report.changed:,} decisions "
-                  "change")
+                  f"change; {report.baseline.get('recorded_reused', 0):,} recorded decisions "
+                  "of the baseline reused")
         scale = 100_000 / args.entries
         for label, seconds in timings.items():
             scaled = seconds * scale

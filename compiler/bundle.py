@@ -64,15 +64,22 @@ def content_revision(compiled: CompiledPolicy) -> str:
     return "sha256-" + digest.hexdigest()[:16]
 
 
+#: Where the bundle holds its own content digest, below its root: each decision names
+#: the build that made it (``digest``), so a replay can tell a decision recorded by the
+#: very bundle it is given as baseline (deploy/replay.py). It is derived, so the digest
+#: does not cover it, nor the manifest or signatures.
+DIGEST_DATA = "config/bundle/data.json"
+
+
 def content_digest(files: dict[str, bytes]) -> str:
-    """A digest of the bundle's policy and data files (not the manifest or signatures),
-    kept in the manifest: OPA shows it for the active bundle, so ``publish`` can tell two
-    bundles with the same revision but different content apart."""
+    """A digest of the bundle's policy and data files (not the manifest, signatures or
+    DIGEST_DATA), kept in the manifest: OPA shows it for the active bundle, so
+    ``publish`` can tell two bundles with the same revision but different content apart."""
     digest = hashlib.sha256()
     for path in sorted(files):
-        if path.lstrip("/") not in (".manifest", ".signatures.json"):
-            digest.update(path.lstrip("/").encode() + b"\0"
-                          + hashlib.sha256(files[path]).digest())
+        name = path.lstrip("/")
+        if name not in (".manifest", ".signatures.json") and not name.endswith("/" + DIGEST_DATA):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(files[path]).digest())
     return "sha256:" + digest.hexdigest()
 
 
@@ -92,7 +99,9 @@ def bundle_files(compiled: CompiledPolicy) -> dict[str, bytes]:
     """Every file of the bundle: path -> bytes."""
     files = {f"{compiled.root}/config/data.json": compact_json(compiled.config)}
     files.update({path: source.encode() for path, source in compiled.modules.items()})
-    files[".manifest"] = canonical_json(manifest(compiled, content_digest(files)))
+    digest = content_digest(files)
+    files[f"{compiled.root}/{DIGEST_DATA}"] = compact_json({"digest": digest})
+    files[".manifest"] = canonical_json(manifest(compiled, digest))
     return files
 
 

@@ -13,14 +13,16 @@ import pytest
 from support import agent, compile_docs, decide, identity, pack, write_repo
 
 from policypacks.bundle import write_tree
+from policypacks.deploy.publish import read_bundle
 from policypacks.opa import evaluate
 from policypacks.opa.binary import eval_json
 
 BLOCK, RA, WARN, ALLOW = "block", "require_approval", "warn", "allow"
 DECISION_KEYS = {"decision", "allow", "identity", "agent", "violations", "suppressed",
                  "approval", "obligations", "revision",
-                 # extensions of SPEC section 5 (docs/shadow.md, docs/waivers.md)
-                 "shadow", "waived"}
+                 # extensions of SPEC section 5 (docs/shadow.md, docs/waivers.md,
+                 # docs/replay.md)
+                 "shadow", "waived", "digest"}
 VIOLATION_KEYS = {"pack", "rule", "type", "category", "enforcement", "level", "message"}
 POLICYPACKS = Path(sys.executable).with_name("policypacks")
 
@@ -368,6 +370,9 @@ def test_dashed_identity_data_path_and_revision(tmp_path: Path) -> None:
                        input_doc={"agent": "bot", "action": {"type": "a", "flags": ["x"]}})
     assert answer["identity"] == "acme-corp-eu"
     assert answer["revision"] == "rev-42"
+    # the build itself: the content digest its manifest claims, which read_bundle checks
+    assert answer["digest"] == read_bundle(bundle).digest
+    assert answer["digest"].startswith("sha256:")
     assert answer["decision"] == BLOCK
     view = eval_json('data.policypacks.acme_corp_eu.effective["bot"]', bundle=bundle)
     assert view["agent"] == "bot"

@@ -18,7 +18,13 @@ from live_support import SPEND_40, polling_config
 from sidecar_support import Sidecar, rsa_key_pair, sidecar
 from support import agent, identity, pack, write_repo
 
-from policypacks.bundle import content_digest, tar_bytes, write_atomically, write_bundle
+from policypacks.bundle import (
+    DIGEST_DATA,
+    content_digest,
+    tar_bytes,
+    write_atomically,
+    write_bundle,
+)
 from policypacks.cli.deploy import publish_command
 from policypacks.deploy.bundle_server import BundleServer
 from policypacks.pipeline import compile_path
@@ -53,6 +59,8 @@ def tampered(signed: Path, cap: int) -> Path:
     files[config_path] = json.dumps(config).encode()
     manifest = json.loads(files[".manifest"])
     manifest["metadata"]["content_digest"] = content_digest(files)
+    files[f"policypacks/acme/{DIGEST_DATA}"] = json.dumps(
+        {"digest": manifest["metadata"]["content_digest"]}).encode()
     files[".manifest"] = json.dumps(manifest).encode()
     out = signed.with_name("tampered-" + signed.name)
     out.write_bytes(tar_bytes(files))

@@ -105,8 +105,64 @@ def test_replay_finds_every_change_per_decision_and_rule(world: dict[str, Path],
     assert result["packs"] == {
         "ops-caps": {"inputs_changed": 2, "allowed_to_refused": 2, "refused_to_allowed": 0},
         "topics": {"inputs_changed": 1, "allowed_to_refused": 0, "refused_to_allowed": 1}}
-    assert result["baseline"] == ({"bundle": str(world["old"]), "revision": "old"} if baseline
+    # the log was recorded by the baseline's very build: each decision is taken as recorded
+    assert result["baseline"] == ({"bundle": str(world["old"]), "revision": "old",
+                                   "recorded_reused": len(INPUTS)} if baseline
                                   else {"recorded": True, "revisions": ["old"]})
+
+
+def test_recorded_decisions_of_the_baseline_build_report_as_deciding_them_again(
+        world: dict[str, Path], tmp_path: Path) -> None:
+    """The same log with each recorded decision's digest taken out: every input is
+    decided by the baseline's OPA, and the report is the same."""
+    log = tmp_path / "no-digest.log"
+    with log.open("w") as out:
+        for line in world["log"].read_text().splitlines():
+            event = json.loads(line)
+            if isinstance(event.get("result"), dict):
+                event["result"].pop("digest", None)
+            out.write(json.dumps(event) + "\n")
+    bundles = read_bundle(world["new"]), read_bundle(world["old"])
+    reused = replay(read_decision_log(world["log"], DECISION), *bundles).as_dict()
+    decided = replay(read_decision_log(log, DECISION), *bundles).as_dict()
+    assert (reused["baseline"].pop("recorded_reused"), decided["baseline"].pop("recorded_reused")) \
+        == (len(INPUTS), 0)
+    drop = {"source", "rules", "transitions"}  # their examples name the log file
+    assert {k: v for k, v in reused.items() if k not in drop} == \
+        {k: v for k, v in decided.items() if k not in drop}
+    assert [(r["pack"], r["rule"], r["newly_violated"]) for r in reused["rules"]] == \
+        [(r["pack"], r["rule"], r["newly_violated"]) for r in decided["rules"]]
+
+
+# what differs from a decision the baseline build recorded         reused
+REUSE = [
+    ({},                                                             True),
+    ({"digest": "sha256:another-build"},                             False),
+    ({"digest": None},                                               False),
+    ({"waived": [{"pack": "ops-caps", "rule": "daily-spend"}]},      False),  # may expire
+    ({"waived": None},                                               False),
+    ({"opa_version": "0.70.0"},                                      False),
+    ({"opa_version": None},                                          False),
+    ({"masked": True},                                               False),
+]
+
+
+@pytest.mark.parametrize("change, reused", REUSE)
+def test_which_recorded_decisions_are_the_baselines_own(world: dict[str, Path],
+                                                        change: dict[str, Any],
+                                                        reused: bool) -> None:
+    from policypacks.deploy.decision_log import Logged
+    from policypacks.deploy.replay import baseline_reuse
+    from policypacks.opa.binary import opa_binary, reported_version
+
+    baseline = read_bundle(world["old"])
+    recorded = {"decision": "allow", "violations": [], "waived": [], "digest": baseline.digest}
+    recorded.update({k: v for k, v in change.items() if k in ("digest", "waived")})
+    entry = Logged(spend(5), recorded, "log:1",
+                   opa_version=change.get("opa_version", reported_version(opa_binary())),
+                   masked=change.get("masked", False))
+    assert baseline_reuse(baseline)(entry) is reused
+    assert baseline_reuse(None)(entry) is False
 
 
 def test_examples_point_at_the_log_and_truncate_free_text(world: dict[str, Path]) -> None:
@@ -162,7 +218,9 @@ def test_progress_on_request(world: dict[str, Path]) -> None:
     proc = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]),
                "--baseline", str(world["old"]), "--progress")
     assert proc.returncode == 0
-    assert "replaying: 10/10 (100%)" in proc.stderr, proc.stderr
+    # the 5 distinct inputs, by the new bundle only: the baseline build recorded them
+    assert "replaying: 5/5 (100%)" in proc.stderr, proc.stderr
+    assert "6 decisions recorded by the baseline build itself" in proc.stdout, proc.stdout
 
 
 def test_masked_inputs_are_not_replayed_unless_asked(world: dict[str, Path],

@@ -101,6 +101,9 @@ def render(result: dict[str, Any]) -> str:
              f"({result['distinct_inputs']:,} distinct inputs)",
              f"new bundle {result['new']['bundle']} (revision {result['new']['revision']}) "
              f"against {against}"]
+    if base.get("recorded_reused"):
+        lines.append(style(f"  {base['recorded_reused']:,} decisions recorded by the baseline "
+                           "build itself were compared as recorded, not decided again", "dim"))
     for reason, count in sorted(result["skipped"].items()):
         lines.append(style(f"  skipped {count:,}: {reason}", "dim"))
     if not result["rules_changed"]:

@@ -46,6 +46,8 @@ class Logged:
     where: str  # FILE:LINE, or store#ROW
     decision_id: str | None = None
     at: str | None = None
+    opa_version: str | None = None  # of the OPA that decided it, as its log labels say
+    masked: bool = False  # a mask policy changed the input OPA logged
 
 
 @dataclass
@@ -147,9 +149,13 @@ def _decisions(path: Path, text: str, wanted: str, include_masked: bool,
                 source.skipped["OPA reported an error"] += 1
             else:
                 result = event.get("result")
+                labels = event.get("labels")
+                version = labels.get("version") if isinstance(labels, dict) else None
                 yield Logged(event["input"], result if _is_decision(result) else None,
                              f"{path}:{line}", decision_id=event.get("decision_id"),
-                             at=event.get("timestamp"))
+                             at=event.get("timestamp"),
+                             opa_version=version if isinstance(version, str) else None,
+                             masked=bool(event.get("erased") or event.get("masked")))
     if not found:
         raise UsageError(f"{path}: no decision log entries found: expected OPA's JSON log "
                          "output with decision_logs.console (lines with \"msg\": \"Decision "

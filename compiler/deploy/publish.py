@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..bundle import content_digest, write_atomically
+from ..bundle import DIGEST_DATA, content_digest, write_atomically
 from ..errors import OpaError, UsageError
 from ..opa.binary import run
 from .api import UNDEFINED, OpaApi
@@ -103,6 +103,10 @@ def read_bundle(path: Path) -> Bundle:
     if bundle.digest and bundle.digest != content_digest(files):
         raise OpaError(f"{path}: refused: its files do not match the content digest in "
                        "its manifest (changed after `policypacks build`?)")
+    claimed = data.get(f"{bundle.root}/{DIGEST_DATA.removesuffix('/data.json')}") or {}
+    if isinstance(claimed, dict) and claimed.get("digest", bundle.digest) != bundle.digest:
+        raise OpaError(f"{path}: refused: the digest its decisions name is not the one in "
+                       "its manifest (changed after `policypacks build`?)")
     return bundle
 
 
@@ -153,7 +157,7 @@ def push(bundle: Bundle, api: OpaApi) -> PushReport:
             if policy_id.startswith(bundle.root + "/") and policy_id not in bundle.modules:
                 api.delete_policy(policy_id)
                 report.removed.append(policy_id)
-        for data_path, document in sorted(bundle.data.items()):
+        for data_path, document in sorted(folded(bundle.data).items()):
             api.put_data(data_path, document)
             report.data.append(data_path)
     except OpaError as exc:
@@ -166,6 +170,24 @@ def push(bundle: Bundle, api: OpaApi) -> PushReport:
                     "once the cause is fixed")
         raise OpaError(f"{exc}{hint}") from None
     return report
+
+
+def folded(data: dict[str, Any]) -> dict[str, Any]:
+    """The data documents with each one below another put inside it (config/bundle in
+    config), so one PUT replaces them together: no decision sees the one without the
+    other. The bundle's own documents are left as they were read (copied on the way)."""
+    out: dict[str, Any] = {}
+    for path in sorted(data):  # a parent sorts before what is below it
+        parent = next((p for p in out if path.startswith(p + "/")), None)
+        if parent is None:
+            out[path] = data[path]
+            continue
+        *steps, last = path[len(parent) + 1:].split("/")
+        node = out[parent] = dict(out[parent])
+        for step in steps:
+            node = node[step] = dict(node.get(step) or {})
+        node[last] = data[path]
+    return out
 
 
 def put_in_dependency_order(api: OpaApi, modules: dict[str, str]) -> list[str]:
@@ -232,7 +254,7 @@ def refuse_same_revision(api: OpaApi, bundle: Bundle, push_mode: bool) -> None:
         loaded = {p["id"]: p.get("raw", "") for p in api.policies()}
         ours = {k: v for k, v in loaded.items() if k.startswith(bundle.root + "/")}
         differs = ours != bundle.modules or any(
-            api.data(path) != document for path, document in bundle.data.items())
+            api.data(path) != document for path, document in folded(bundle.data).items())
         if differs:
             raise OpaError(same_revision)
         return

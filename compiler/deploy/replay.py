@@ -4,7 +4,8 @@ log), per decision and per pack/rule.
 
 Evaluation is by one ``opa run --server`` per bundle, asked in batches (one ad-hoc query
 decides a whole batch) from two threads per core, so both bundles' OPAs keep every core
-busy. Identical inputs are decided once.
+busy. Identical inputs are decided once, and a decision the log recorded from the
+baseline's very build is not decided again (baseline_reuse).
 """
 
 from __future__ import annotations
@@ -137,11 +138,13 @@ class Deciding:
                  tb: TracebackType | None) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, start: int, chunk: Sequence[Any]) -> None:
-        """Decide ``chunk``, the inputs from position ``start`` on, with every OPA."""
-        self.total += len(chunk) * len(self.opas)
-        for index, opa in enumerate(self.opas):
-            job = self._pool.submit(opa.decide, chunk)
+    def submit(self, start: int, chunk: Sequence[Any], only: int | None = None) -> None:
+        """Decide ``chunk``, the inputs from position ``start`` on, with every OPA (or
+        with the one at index ``only``)."""
+        targets = range(len(self.opas)) if only is None else [only]
+        self.total += len(chunk) * len(targets)
+        for index in targets:
+            job = self._pool.submit(self.opas[index].decide, chunk)
             job.add_done_callback(self._count)
             self._jobs.append((index, start, job))
 
@@ -159,10 +162,10 @@ class Deciding:
             self.done += len(job.result())
             self.progress(self.done, self.total if self.complete else 0)
 
-    def results(self, count: int) -> list[list[dict[str, Any]]]:
-        """Each OPA's decision of the ``count`` inputs submitted, in order (the first
-        failure is raised)."""
-        results: list[list[dict[str, Any]]] = [[{}] * count for _ in self.opas]
+    def results(self, counts: Sequence[int]) -> list[list[dict[str, Any]]]:
+        """Each OPA's decision of the inputs submitted to it (``counts[i]`` to the i-th),
+        in order (the first failure is raised)."""
+        results: list[list[dict[str, Any]]] = [[{}] * count for count in counts]
         for index, start, job in self._jobs:
             decided = job.result()
             results[index][start:start + len(decided)] = decided
@@ -177,7 +180,7 @@ def decide_all(opas: Sequence[BundleOpa], inputs: Sequence[Any],
         for start in range(0, len(inputs), BATCH):
             deciding.submit(start, inputs[start:start + BATCH])
         deciding.submitted_all()
-        return deciding.results(len(inputs))
+        return deciding.results([len(inputs)] * len(opas))
 
 
 def truncated(value: Any, limit: int = EXAMPLE_TEXT) -> Any:
@@ -315,31 +318,75 @@ def compare(source: Source, new: Bundle, before: list[dict[str, Any]],
     return report
 
 
+@dataclass
+class Lane:
+    """The distinct inputs one OPA is asked to decide, in the order they came (each
+    input's JSON text, sent to OPA as it is)."""
+
+    distinct: dict[str, int] = field(default_factory=dict)
+    unique: list[Encoded] = field(default_factory=list)
+    ready: bool = False  # its OPA answers
+
+    def place(self, key: Encoded) -> tuple[int, bool]:
+        """The input's position, and whether it completes a batch."""
+        position = self.distinct.setdefault(key, len(self.unique))
+        if position < len(self.unique):
+            return position, False
+        self.unique.append(key)
+        return position, len(self.unique) % BATCH == 0
+
+
+def baseline_reuse(baseline: Bundle | None) -> Callable[[Logged], bool]:
+    """Whether an entry's recorded decision is the baseline's own, so deciding the input
+    again with it could only give the same (and is skipped): recorded by this very build
+    (the decision's ``digest`` is the bundle's content digest), by the OPA version this
+    replay runs, on the input as logged (no mask policy), with no waiver in force (a
+    waiver only expires, and is the one thing a decision reads of the clock)."""
+    from ..opa.binary import opa_binary, reported_version
+
+    digest = baseline.digest if baseline is not None else ""
+    version = reported_version(opa_binary()) if digest else None
+    if not (digest and version):
+        return lambda entry: False
+
+    def reusable(entry: Logged) -> bool:
+        recorded = entry.recorded
+        return (recorded is not None and recorded.get("digest") == digest
+                and recorded.get("waived") == [] and not entry.masked
+                and entry.opa_version == version)
+
+    return reusable
+
+
 def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
            progress: Progress | None = None, examples: int = 3) -> ReplayReport:
-    """Decide every entry of ``source`` with ``new`` (and ``baseline``) and compare."""
+    """Decide every entry of ``source`` with ``new`` (and ``baseline``) and compare.
+
+    With a baseline, an entry whose recorded decision the baseline itself made
+    (baseline_reuse) is compared with that decision: only the other entries' inputs are
+    decided by the baseline's OPA, which is not started when there are none."""
     if baseline is not None and baseline.root != new.root:
         raise UsageError(f"--baseline {baseline.path} is for {baseline.root}, --bundle "
                          f"{new.path} for {new.root}: replay compares one identity's bundles")
     bundles = [new] + ([baseline] if baseline else [])
     opas = [BundleOpa(b, summary=True) for b in bundles]
+    lanes = [Lane() for _ in opas]
+    reusable = baseline_reuse(baseline)
     kept: list[Logged] = []
-    positions: list[int] = []  # each kept entry's input, as its place in `unique`
-    distinct: dict[str, int] = {}
-    unique: list[Encoded] = []  # each distinct input's JSON text, sent to OPA as it is
-    missing = 0
+    places: list[tuple[int, int]] = []  # per kept entry: its input's position in each lane
+    missing = reused = 0
     decided: list[list[dict[str, Any]]] = []
     try:
-        for opa in opas:
-            opa.opa.launch()  # OPA starts while the first entries are read
+        opas[0].opa.launch()  # OPA starts while the first entries are read
         with Deciding(opas, progress) as deciding:
 
-            def submit(start: int) -> None:
-                if not deciding.total:  # the first batch: once OPA answers
-                    for opa in opas:
-                        opa.opa.wait()
-                        opa.ready()
-                deciding.submit(start, unique[start:start + BATCH])
+            def submit(index: int, start: int) -> None:
+                lane, opa = lanes[index], opas[index]
+                if not lane.ready:  # its first batch: once its OPA answers
+                    opa.opa.wait()
+                    opa.ready()
+                    lane.ready = True
+                deciding.submit(start, lane.unique[start:start + BATCH], only=index)
 
             for entry in source.stream():  # a lazy source is read while OPA decides
                 if baseline is None and entry.recorded is None:
@@ -347,33 +394,41 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
                     continue
                 kept.append(entry)
                 key = Encoded(json.dumps(entry.input, sort_keys=True, separators=(",", ":")))
-                position = distinct.setdefault(key, len(unique))
-                if position == len(unique):
-                    unique.append(key)
-                    if len(unique) % BATCH == 0:
-                        submit(len(unique) - BATCH)
-                positions.append(position)
-            if len(unique) % BATCH:
-                submit(len(unique) - len(unique) % BATCH)
+                place = [-1, -1]
+                for index in range(len(lanes)):
+                    if index == 1 and reusable(entry):
+                        reused += 1
+                        continue
+                    if index == 1 and not lanes[1].unique:
+                        opas[1].opa.launch()  # the first input the baseline decides
+                    place[index], full = lanes[index].place(key)
+                    if full:
+                        submit(index, len(lanes[index].unique) - BATCH)
+                places.append((place[0], place[1]))
+            for index, lane in enumerate(lanes):
+                if len(lane.unique) % BATCH:
+                    submit(index, len(lane.unique) - len(lane.unique) % BATCH)
             deciding.submitted_all()
-            decided = deciding.results(len(unique))
+            decided = deciding.results([len(lane.unique) for lane in lanes])
     finally:
         for opa in opas:
             opa.opa.stop()
     source.entries = kept
     if missing:
         source.skipped["no recorded decision to compare with (give --baseline)"] += missing
-    after = [decided[0][n] for n in positions]
+    after = [decided[0][first] for first, _ in places]
     if baseline is not None:
-        before = [decided[1][n] for n in positions]
+        before = [decided[1][second] if second >= 0 else entry.recorded or {}
+                  for entry, (_, second) in zip(kept, places, strict=True)]
         described: dict[str, Any] = {"bundle": str(baseline.path),
-                                     "revision": baseline.revision}
+                                     "revision": baseline.revision,
+                                     "recorded_reused": reused}
     else:
         before = [e.recorded or {} for e in source.entries]
         revisions = sorted({str(r.get("revision")) for r in before if r.get("revision")})
         described = {"recorded": True, "revisions": revisions}
     report = compare(source, new, before, after, described, examples)
-    report.distinct_inputs = len(unique)
+    report.distinct_inputs = len(lanes[0].unique)
     return report
 
 

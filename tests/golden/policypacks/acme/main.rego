@@ -218,7 +218,15 @@ action_decision := {
 	"shadow": shadow,
 	"waived": waived,
 	"revision": config.revision,
+	"digest": digest,
 }
+
+# The content digest of the bundle that decides (as in its manifest): a revision names a
+# commit, this the very build, which a replay can trust to decide again as it did
+# (docs/replay.md). null in a tree that is not a built bundle.
+default digest := null
+
+digest := config.bundle.digest
 
 # ---- What a replay compares --------------------------------------------------------
 
