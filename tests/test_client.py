@@ -100,6 +100,7 @@ def test_allow(client: PolicyClient, store: Store) -> None:
     decision = client.check({"type": "spend", "amount": 20})
     assert (decision.decision, decision.allow, decision.violations) == ("allow", True, [])
     assert decision.revision == "rev-1" and decision.decision_id
+    assert decision.digest and decision.digest == decision.raw["digest"]
     assert decision.raw["identity"] == IDENTITY and decision.incident is None
     assert client.enforce({"type": "spend", "amount": 20}).decision == "allow"
     assert store.decisions() == []  # allow decisions are not audit events

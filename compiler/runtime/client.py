@@ -62,6 +62,7 @@ class Decision:
     shadow: list[dict[str, Any]] = field(default_factory=list)
     waived: list[dict[str, Any]] = field(default_factory=list)
     revision: str | None = None
+    digest: str | None = None  # the content digest of the bundle that decided (docs/replay.md)
     decision_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     incident: str | None = None  # set when no valid decision came from OPA
@@ -74,6 +75,7 @@ class Decision:
         return cls(decision=doc["decision"], allow=doc["allow"], violations=doc["violations"],
                    suppressed=doc.get("suppressed") or [], approval=doc.get("approval"),
                    obligations=doc.get("obligations") or [], revision=doc.get("revision"),
+                   digest=doc["digest"] if isinstance(doc.get("digest"), str) else None,
                    shadow=_objects(doc.get("shadow")), waived=_objects(doc.get("waived")),
                    decision_id=decision_id, raw=doc)
 
