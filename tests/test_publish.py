@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 import requests
 from click.testing import CliRunner
 from live_support import SPEND_40, bundle_file, decide, polling_config
@@ -14,6 +16,7 @@ from sidecar_support import sidecar
 
 from policypacks.cli.deploy import publish_command
 from policypacks.deploy.bundle_server import BundleServer
+from policypacks.deploy.publish import folded, read_bundle
 from policypacks.deploy.sidecar import LocalOpa, free_port
 
 
@@ -40,6 +43,8 @@ def test_push_then_query_a_decision(tmp_path: Path) -> None:
         answer = decide(opa.url, SPEND_40)
         assert (answer["decision"], answer["revision"]) == ("block", "rev-b")
         assert [v["rule"] for v in answer["violations"]] == ["daily"]
+        # its content digest travelled inside that one document
+        assert answer["digest"] == read_bundle(second).digest
 
 
 def test_push_removes_modules_the_new_bundle_no_longer_has(tmp_path: Path) -> None:
@@ -172,3 +177,21 @@ def test_bundle_server_answers_304_until_the_bundle_changes(tmp_path: Path) -> N
         for path in ("/secret.txt", "/missing.tar.gz", "/", "/..%2Fescape.tar.gz",
                      "/.hidden.tar.gz"):
             assert requests.get(server.url + path, timeout=5).status_code == 404, path
+
+
+# data documents of a bundle                          -> what one PUT each writes
+FOLDS = [
+    ({"a/c": {"x": 1}},                                 {"a/c": {"x": 1}}),
+    ({"a/c": {"x": 1}, "a/c/bundle": {"d": "s"}},       {"a/c": {"x": 1, "bundle": {"d": "s"}}}),
+    ({"a/c": {}, "a/c/b/e": {"d": 1}},                  {"a/c": {"b": {"e": {"d": 1}}}}),
+    ({"a/c": {"b": {"k": 0}}, "a/c/b/e": {"d": 1}},     {"a/c": {"b": {"k": 0, "e": {"d": 1}}}}),
+    ({"a/c": {}, "a/c-x": {"y": 2}},                    {"a/c": {}, "a/c-x": {"y": 2}}),
+]
+
+
+@pytest.mark.parametrize("documents, puts", FOLDS)
+def test_documents_below_another_travel_inside_it(documents: dict[str, Any],
+                                                  puts: dict[str, Any]) -> None:
+    before = json.dumps(documents, sort_keys=True)
+    assert folded(documents) == puts
+    assert json.dumps(documents, sort_keys=True) == before  # the bundle's own stay as read

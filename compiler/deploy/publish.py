@@ -183,9 +183,10 @@ def folded(data: dict[str, Any]) -> dict[str, Any]:
             out[path] = data[path]
             continue
         *steps, last = path[len(parent) + 1:].split("/")
-        node = out[parent] = dict(out[parent])
+        out[parent] = node = dict(out[parent])
         for step in steps:
-            node = node[step] = dict(node.get(step) or {})
+            node[step] = dict(node.get(step) or {})
+            node = node[step]
         node[last] = data[path]
     return out
 
