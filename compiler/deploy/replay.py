@@ -325,6 +325,7 @@ class Lane:
 
     distinct: dict[str, int] = field(default_factory=dict)
     unique: list[Encoded] = field(default_factory=list)
+    launched: bool = False  # its OPA was started
     ready: bool = False  # its OPA answers
 
     def place(self, key: Encoded) -> tuple[int, bool]:
@@ -378,6 +379,7 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
     decided: list[list[dict[str, Any]]] = []
     try:
         opas[0].opa.launch()  # OPA starts while the first entries are read
+        lanes[0].launched = True
         with Deciding(opas, progress) as deciding:
 
             def submit(index: int, start: int) -> None:
@@ -388,23 +390,28 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
                     lane.ready = True
                 deciding.submit(start, lane.unique[start:start + BATCH], only=index)
 
+            def take(index: int, key: Encoded) -> int:
+                """The input's place in the lane, submitted once its batch is full."""
+                if not lanes[index].launched:  # the first input the baseline decides
+                    opas[index].opa.launch()
+                    lanes[index].launched = True
+                position, full = lanes[index].place(key)
+                if full:
+                    submit(index, len(lanes[index].unique) - BATCH)
+                return position
+
             for entry in source.stream():  # a lazy source is read while OPA decides
                 if baseline is None and entry.recorded is None:
                     missing += 1
                     continue
                 kept.append(entry)
                 key = Encoded(json.dumps(entry.input, sort_keys=True, separators=(",", ":")))
-                place = [-1, -1]
-                for index in range(len(lanes)):
-                    if index == 1 and reusable(entry):
-                        reused += 1
-                        continue
-                    if index == 1 and not lanes[1].unique:
-                        opas[1].opa.launch()  # the first input the baseline decides
-                    place[index], full = lanes[index].place(key)
-                    if full:
-                        submit(index, len(lanes[index].unique) - BATCH)
-                places.append((place[0], place[1]))
+                first, second = take(0, key), -1
+                if baseline is not None and reusable(entry):
+                    reused += 1
+                elif baseline is not None:
+                    second = take(1, key)
+                places.append((first, second))
             for index, lane in enumerate(lanes):
                 if len(lane.unique) % BATCH:
                     submit(index, len(lane.unique) - len(lane.unique) % BATCH)
