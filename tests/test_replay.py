@@ -221,6 +221,10 @@ def test_progress_on_request(world: dict[str, Path]) -> None:
     # the 5 distinct inputs, by the new bundle only: the baseline build recorded them
     assert "replaying: 5/5 (100%)" in proc.stderr, proc.stderr
     assert "6 decisions recorded by the baseline build itself" in proc.stdout, proc.stdout
+    every = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]),
+                "--baseline", str(world["old"]), "--progress", "--decide-all")
+    assert every.returncode == 0 and "replaying: 10/10 (100%)" in every.stderr, every.stderr
+    assert "recorded by the baseline" not in every.stdout
 
 
 def test_masked_inputs_are_not_replayed_unless_asked(world: dict[str, Path],

@@ -35,12 +35,16 @@ BUNDLE = click.Path(exists=True, dir_okay=False, path_type=Path)
               help="Example inputs shown per change.")
 @click.option("--include-masked", is_flag=True,
               help="Also replay events whose input a mask policy changed.")
+@click.option("--decide-all", is_flag=True,
+              help="With --baseline: decide every input with it, even where the log holds "
+              "the decision of the baseline's very build (trust no logged result).")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress on stderr (default: only on a terminal).")
 @JSON_OPT
 def replay_command(log_file: Path | None, store_url: str | None, bundle_file: Path,
                    baseline_file: Path | None, max_changed: int | None, examples: int,
-                   include_masked: bool, show_progress: bool | None, as_json: bool) -> None:
+                   include_masked: bool, decide_all: bool, show_progress: bool | None,
+                   as_json: bool) -> None:
     """Decide logged inputs again with a new bundle and show what changes: per decision
     (allow -> block, block -> allow, ...) and per pack/rule, with example inputs.
 
@@ -73,7 +77,8 @@ def replay_command(log_file: Path | None, store_url: str | None, bundle_file: Pa
     meter = Progress("replaying", 0, force=bool(show_progress)) \
         if show_progress is not False else None
     try:
-        report = replay(source, new, baseline, meter.update if meter else None, examples)
+        report = replay(source, new, baseline, meter.update if meter else None, examples,
+                        reuse=not decide_all)
     finally:
         if meter:
             meter.close()

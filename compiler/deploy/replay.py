@@ -360,19 +360,21 @@ def baseline_reuse(baseline: Bundle | None) -> Callable[[Logged], bool]:
 
 
 def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
-           progress: Progress | None = None, examples: int = 3) -> ReplayReport:
+           progress: Progress | None = None, examples: int = 3,
+           reuse: bool = True) -> ReplayReport:
     """Decide every entry of ``source`` with ``new`` (and ``baseline``) and compare.
 
     With a baseline, an entry whose recorded decision the baseline itself made
     (baseline_reuse) is compared with that decision: only the other entries' inputs are
-    decided by the baseline's OPA, which is not started when there are none."""
+    decided by the baseline's OPA, which is not started when there are none. ``reuse``
+    False decides every input with the baseline (a log that is not trusted)."""
     if baseline is not None and baseline.root != new.root:
         raise UsageError(f"--baseline {baseline.path} is for {baseline.root}, --bundle "
                          f"{new.path} for {new.root}: replay compares one identity's bundles")
     bundles = [new] + ([baseline] if baseline else [])
     opas = [BundleOpa(b, summary=True) for b in bundles]
     lanes = [Lane() for _ in opas]
-    reusable = baseline_reuse(baseline)
+    reusable = baseline_reuse(baseline if reuse else None)
     kept: list[Logged] = []
     places: list[tuple[int, int]] = []  # per kept entry: its input's position in each lane
     missing = reused = 0
