@@ -68,7 +68,8 @@ def content_revision(compiled: CompiledPolicy) -> str:
 #: the build that made it (``digest``), so a replay can tell a decision recorded by the
 #: very bundle it is given as baseline (deploy/replay.py). It is derived, so the digest
 #: does not cover it, nor the manifest or signatures.
-DIGEST_DATA = "config/bundle/data.json"
+DIGEST_DOCUMENT = "config/bundle"  # its data path below the root
+DIGEST_DATA = f"{DIGEST_DOCUMENT}/data.json"
 
 
 def content_digest(files: dict[str, bytes]) -> str:

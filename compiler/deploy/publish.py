@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..bundle import DIGEST_DATA, content_digest, write_atomically
+from ..bundle import DIGEST_DOCUMENT, content_digest, write_atomically
 from ..errors import OpaError, UsageError
 from ..opa.binary import run
 from .api import UNDEFINED, OpaApi
@@ -103,7 +103,7 @@ def read_bundle(path: Path) -> Bundle:
     if bundle.digest and bundle.digest != content_digest(files):
         raise OpaError(f"{path}: refused: its files do not match the content digest in "
                        "its manifest (changed after `policypacks build`?)")
-    claimed = data.get(f"{bundle.root}/{DIGEST_DATA.removesuffix('/data.json')}") or {}
+    claimed = data.get(f"{bundle.root}/{DIGEST_DOCUMENT}") or {}
     if isinstance(claimed, dict) and claimed.get("digest", bundle.digest) != bundle.digest:
         raise OpaError(f"{path}: refused: the digest its decisions name is not the one in "
                        "its manifest (changed after `policypacks build`?)")
