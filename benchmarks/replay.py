@@ -12,7 +12,10 @@ deciding, comparing):
 * replay with --baseline, the build that recorded the log (its recorded decisions are
   its own: one OPA decides, for the new bundle);
 * replay with --baseline of another build (the same repository under another revision:
-  two OPAs side by side);
+  two OPAs side by side), where the inputs the change cannot reach (every one but the
+  spends of declared agents) are decided by neither;
+* the same with --decide-all: both OPAs decide every input, as for a change that reaches
+  them all;
 
 and, as the baseline of the ratios, the project's plain batch path (one `opa eval` of a
 list of inputs, `policypacks.opa.evaluate.decisions`) on a sample of --sample inputs.
@@ -143,14 +146,16 @@ def main() -> None:
         # The same baseline repository built again under another revision: another build,
         # whose decisions the log did not record, so its OPA decides every input.
         rebuilt = build(ROOT / "packs", work / "old-rebuilt.tar.gz", "old-rebuilt")
-        for label, baseline in (("against the recorded decisions", None),
-                                ("with --baseline, the build that recorded the log",
-                                 read_bundle(old)),
-                                ("with --baseline of another build (two bundles)",
-                                 read_bundle(rebuilt))):
+        for label, baseline, reuse in (
+                ("against the recorded decisions", None, True),
+                ("with --baseline, the build that recorded the log", read_bundle(old), True),
+                ("with --baseline of another build (two bundles)", read_bundle(rebuilt), True),
+                # the worst case, a change that reaches every input: both decide them all
+                ("with --baseline of another build, --decide-all", read_bundle(rebuilt),
+                 False)):
             started, (own_started, opa_started) = time.perf_counter(), cpu_seconds()
             source = open_decision_log(log, "policypacks/acme/decision")  # as the CLI
-            report = replay(source, read_bundle(new), baseline)
+            report = replay(source, read_bundle(new), baseline, reuse=reuse)
             seconds = time.perf_counter() - started
             own, opa = cpu_seconds()
             own, opa = own - own_started, opa - opa_started
@@ -161,7 +166,8 @@ def main() -> None:
                   f"{plain / per:.1f}x the baseline's rate), {cpu[label]:.1f} CPU-s "
                   f"({opa:.1f} OPA, {own:.1f} this process); {report.changed:,} decisions "
                   f"change; {report.baseline.get('recorded_reused', 0):,} recorded decisions "
-                  "of the baseline reused")
+                  f"of the baseline reused, {report.baseline.get('unaffected', 0):,} inputs "
+                  "the change cannot reach decided by neither bundle")
         scale = 100_000 / args.entries
         for label, seconds in timings.items():
             scaled = seconds * scale

@@ -106,9 +106,23 @@ def test_replay_finds_every_change_per_decision_and_rule(world: dict[str, Path],
         "ops-caps": {"inputs_changed": 2, "allowed_to_refused": 2, "refused_to_allowed": 0},
         "topics": {"inputs_changed": 1, "allowed_to_refused": 0, "refused_to_allowed": 1}}
     # the log was recorded by the baseline's very build: each decision is taken as recorded
+    # (and the undeclared agent's, blocked by both, is decided by neither: reach.py)
     assert result["baseline"] == ({"bundle": str(world["old"]), "revision": "old",
-                                   "recorded_reused": len(INPUTS)} if baseline
-                                  else {"recorded": True, "revisions": ["old"]})
+                                   "recorded_reused": len(INPUTS) - 1, "unaffected": 1}
+                                  if baseline else {"recorded": True, "revisions": ["old"]})
+
+
+def test_deciding_every_input_with_both_bundles_reports_the_same(
+        world: dict[str, Path]) -> None:
+    """--decide-all: no recorded decision reused, no input left undecided as unaffected."""
+    bundles = read_bundle(world["new"]), read_bundle(world["old"])
+    source = read_decision_log(world["log"], DECISION)
+    shortcut = replay(source, *bundles).as_dict()
+    every = replay(read_decision_log(world["log"], DECISION), *bundles, reuse=False).as_dict()
+    assert (shortcut["baseline"].pop("unaffected"), every["baseline"].pop("unaffected")) == (1, 0)
+    assert (shortcut["baseline"].pop("recorded_reused"),
+            every["baseline"].pop("recorded_reused")) == (len(INPUTS) - 1, 0)
+    assert shortcut == every
 
 
 def test_recorded_decisions_of_the_baseline_build_report_as_deciding_them_again(
@@ -126,7 +140,7 @@ def test_recorded_decisions_of_the_baseline_build_report_as_deciding_them_again(
     reused = replay(read_decision_log(world["log"], DECISION), *bundles).as_dict()
     decided = replay(read_decision_log(log, DECISION), *bundles).as_dict()
     assert (reused["baseline"].pop("recorded_reused"), decided["baseline"].pop("recorded_reused")) \
-        == (len(INPUTS), 0)
+        == (len(INPUTS) - 1, 0)
     drop = {"source", "rules", "transitions"}  # their examples name the log file
     assert {k: v for k, v in reused.items() if k not in drop} == \
         {k: v for k, v in decided.items() if k not in drop}
@@ -218,9 +232,11 @@ def test_progress_on_request(world: dict[str, Path]) -> None:
     proc = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]),
                "--baseline", str(world["old"]), "--progress")
     assert proc.returncode == 0
-    # the 5 distinct inputs, by the new bundle only: the baseline build recorded them
-    assert "replaying: 5/5 (100%)" in proc.stderr, proc.stderr
-    assert "6 decisions recorded by the baseline build itself" in proc.stdout, proc.stdout
+    # 4 of the 5 distinct inputs, by the new bundle only: the baseline build recorded
+    # them, and the undeclared agent's is decided alike by both (reach.py)
+    assert "replaying: 4/4 (100%)" in proc.stderr, proc.stderr
+    assert "5 decisions recorded by the baseline build itself" in proc.stdout, proc.stdout
+    assert "1 decision the change cannot reach" in proc.stdout, proc.stdout
     every = cli("replay", "--decision-log", str(world["log"]), "--bundle", str(world["new"]),
                 "--baseline", str(world["old"]), "--progress", "--decide-all")
     assert every.returncode == 0 and "replaying: 10/10 (100%)" in every.stderr, every.stderr

@@ -36,8 +36,9 @@ BUNDLE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--include-masked", is_flag=True,
               help="Also replay events whose input a mask policy changed.")
 @click.option("--decide-all", is_flag=True,
-              help="With --baseline: decide every input with it, even where the log holds "
-              "the decision of the baseline's very build (trust no logged result).")
+              help="With --baseline: decide every input with both bundles, even where the "
+              "log holds the decision of the baseline's very build or the change cannot "
+              "reach the input (trust no logged result and no shortcut).")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress on stderr (default: only on a terminal).")
 @JSON_OPT
@@ -109,6 +110,12 @@ def render(result: dict[str, Any]) -> str:
     if base.get("recorded_reused"):
         lines.append(style(f"  {base['recorded_reused']:,} decisions recorded by the baseline "
                            "build itself were compared as recorded, not decided again", "dim"))
+    if base.get("unaffected"):
+        many = base["unaffected"] != 1
+        lines.append(style(f"  {base['unaffected']:,} decision{'s' if many else ''} the change "
+                           f"cannot reach (same rules and data for {'their' if many else 'its'} "
+                           f"agent and action) {'were' if many else 'was'} decided by neither "
+                           "bundle", "dim"))
     for reason, count in sorted(result["skipped"].items()):
         lines.append(style(f"  skipped {count:,}: {reason}", "dim"))
     if not result["rules_changed"]:

@@ -4,8 +4,9 @@ log), per decision and per pack/rule.
 
 Evaluation is by one ``opa run --server`` per bundle, asked in batches (one ad-hoc query
 decides a whole batch) from two threads per core, so both bundles' OPAs keep every core
-busy. Identical inputs are decided once, and a decision the log recorded from the
-baseline's very build is not decided again (baseline_reuse).
+busy. Identical inputs are decided once, a decision the log recorded from the
+baseline's very build is not decided again (baseline_reuse), and an input the change
+between the baseline and the new bundle cannot reach is decided by neither (reach.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..errors import OpaError, UsageError
 from ..vocabulary import DECISIONS
 from .decision_log import Logged, Source
 from .publish import Bundle
+from .reach import unaffected
 from .sidecar import LocalOpa
 
 BATCH = 100
@@ -366,8 +368,10 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
 
     With a baseline, an entry whose recorded decision the baseline itself made
     (baseline_reuse) is compared with that decision: only the other entries' inputs are
-    decided by the baseline's OPA, which is not started when there are none. ``reuse``
-    False decides every input with the baseline (a log that is not trusted)."""
+    decided by the baseline's OPA, which is not started when there are none. An entry
+    whose input both bundles must decide alike (reach.unaffected: same Rego, same data
+    for its agent and action) is decided by neither. ``reuse`` False decides every input
+    with both (a log, or a shortcut, that is not trusted)."""
     if baseline is not None and baseline.root != new.root:
         raise UsageError(f"--baseline {baseline.path} is for {baseline.root}, --bundle "
                          f"{new.path} for {new.root}: replay compares one identity's bundles")
@@ -375,9 +379,12 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
     opas = [BundleOpa(b, summary=True) for b in bundles]
     lanes = [Lane() for _ in opas]
     reusable = baseline_reuse(baseline if reuse else None)
+    alike = unaffected(baseline, new) if baseline is not None and reuse else None
     kept: list[Logged] = []
-    places: list[tuple[int, int]] = []  # per kept entry: its input's position in each lane
-    missing = reused = 0
+    # per kept entry: its input's position in each lane (-1: not decided there)
+    places: list[tuple[int, int]] = []
+    missing = reused = same = 0
+    unreached_inputs: set[str] = set()
     decided: list[list[dict[str, Any]]] = []
     try:
         opas[0].opa.launch()  # OPA starts while the first entries are read
@@ -408,6 +415,11 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
                     continue
                 kept.append(entry)
                 key = Encoded(json.dumps(entry.input, sort_keys=True, separators=(",", ":")))
+                if alike is not None and alike(entry.input):
+                    same += 1
+                    unreached_inputs.add(key)
+                    places.append((-1, -1))
+                    continue
                 first, second = take(0, key), -1
                 if baseline is not None and reusable(entry):
                     reused += 1
@@ -425,19 +437,21 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
     source.entries = kept
     if missing:
         source.skipped["no recorded decision to compare with (give --baseline)"] += missing
-    after = [decided[0][first] for first, _ in places]
+    unreached: dict[str, Any] = {}  # one decision on both sides: compared as unchanged
+    after = [decided[0][first] if first >= 0 else unreached for first, _ in places]
     if baseline is not None:
-        before = [decided[1][second] if second >= 0 else entry.recorded or {}
-                  for entry, (_, second) in zip(kept, places, strict=True)]
+        before = [decided[1][second] if second >= 0
+                  else unreached if first < 0 else entry.recorded or {}
+                  for entry, (first, second) in zip(kept, places, strict=True)]
         described: dict[str, Any] = {"bundle": str(baseline.path),
                                      "revision": baseline.revision,
-                                     "recorded_reused": reused}
+                                     "recorded_reused": reused, "unaffected": same}
     else:
         before = [e.recorded or {} for e in source.entries]
         revisions = sorted({str(r.get("revision")) for r in before if r.get("revision")})
         described = {"recorded": True, "revisions": revisions}
     report = compare(source, new, before, after, described, examples)
-    report.distinct_inputs = len(lanes[0].unique)
+    report.distinct_inputs = len(lanes[0].unique) + len(unreached_inputs)
     return report
 
 

@@ -1,0 +1,129 @@
+"""What a decision reads of a bundle's data, so a replay can tell the inputs a change
+cannot reach.
+
+A decision is a function of its input, the bundle's Rego and the data the Rego reads for
+that input. Since the build resolves precedence into per-agent tables
+(compiler/resolve.py), what it reads is narrow: the identity, the agent's table (and
+the base table when it applies), the groups of that table that fire on the action
+(precedence.rego: input_groups), the rules those groups name, their violation fields,
+the agent's waivers and the escalation rules. ``reached`` is exactly that part of the
+``config`` document, a document OPA can decide the input with in place of the whole
+(tests/test_reach.py decides inputs both ways and requires the same decisions).
+
+When two bundles have the same Rego and the same reached data for an input (revision and
+digest aside, which a decision only echoes), they decide it alike: replay asks neither
+OPA (docs/replay.md). Inputs whose shape the tables do not govern (a tool call, which a
+binding maps to another action; a malformed agent or action) are always decided.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .publish import Bundle
+
+Echoed = ("revision", "bundle")  # what a decision shows of the data without judging by it
+
+
+def selector(action_input: Any) -> tuple[str, str, frozenset[str]] | None:
+    """(agent, action type, fields the action carries) that pick what a decision reads,
+    or None for an input the tables do not govern on their own."""
+    if not isinstance(action_input, dict) or "tool" in action_input:
+        return None
+    agent, action = action_input.get("agent"), action_input.get("action")
+    if not isinstance(agent, str) or not isinstance(action, dict) or "tool" in action:
+        return None
+    kind = action.get("type")
+    if not isinstance(kind, str):
+        return None
+    # precedence.rego: a `carrying` group fires when object.get(action, field, null) != null
+    return agent, kind, frozenset(k for k, v in action.items() if v is not None)
+
+
+def reached(config: dict[str, Any], agent: str, kind: str,
+            carried: frozenset[str]) -> dict[str, Any]:
+    """The part of ``config`` the decision of such an input reads, as a config document
+    of its own: the agent's groupings renumbered 0 (its own) and 1 (the base), a pack's
+    rules not fired on kept as nulls so the others keep their positions."""
+    resolved = config["resolved"]
+    declared = agent in config["agents"]
+    table = resolved["agents"][agent] if declared else resolved["unknown"]
+    tables = [{**table, "rules": 0}]
+    if table.get("base"):
+        tables.append({**resolved["base"], "rules": 1})
+    groupings = [_fired(resolved["rules"][n], kind, carried)
+                 for n in [table["rules"]] + ([resolved["base"]["rules"]] if table.get("base")
+                                              else [])]
+    rules: dict[str, dict[str, list[Any]]] = {"escalation": config["rules"].get("escalation",
+                                                                                 {})}
+    fields: dict[str, dict[str, Any]] = {}
+    for grouping in groupings:
+        for group in _groups(grouping):
+            for rule_type, refs in group.items():
+                for pack_id, i in refs:
+                    rule = config["rules"][rule_type][pack_id][i]
+                    kept = rules.setdefault(rule_type, {}).setdefault(pack_id, [])
+                    kept.extend([None] * (i + 1 - len(kept)))
+                    kept[i] = rule
+                    fields.setdefault(pack_id, {})[rule["id"]] = \
+                        config["violation_fields"][pack_id][rule["id"]]
+    out: dict[str, Any] = {
+        "identity": config["identity"],
+        "agents": {agent: config["agents"][agent]} if declared else {},
+        "resolved": {"rules": groupings, ("agents" if declared else "unknown"):
+                     {agent: tables[0]} if declared else tables[0]},
+        "rules": rules,
+        "violation_fields": fields,
+        "waivers": {agent: config["waivers"][agent]} if agent in config["waivers"] else {},
+    }
+    if len(tables) > 1:
+        out["resolved"]["base"] = tables[1]
+    if not declared:
+        out["resolved"]["agents"] = {}
+    for key in Echoed:
+        if key in config:
+            out[key] = config[key]
+    return out
+
+
+def _fired(grouping: dict[str, Any], kind: str, carried: frozenset[str]) -> dict[str, Any]:
+    """A table's grouping cut to the groups that fire on the action."""
+    out: dict[str, Any] = {"any": grouping["any"], "carrying": {
+        name: group for name, group in grouping["carrying"].items() if name in carried},
+        "actions": {}}
+    if kind in grouping["actions"]:
+        out["actions"][kind] = grouping["actions"][kind]
+    return out
+
+
+def _groups(grouping: dict[str, Any]) -> list[dict[str, Any]]:
+    return [grouping["any"], *grouping["carrying"].values(), *grouping["actions"].values()]
+
+
+def unaffected(old: Bundle, new: Bundle) -> Callable[[Any], bool]:
+    """Whether the two bundles must decide an input alike: same Rego, same data beside
+    the config document, and the same reached data for the input's agent and action."""
+    config_path = f"{new.root}/config"
+    others = {path for path in {*old.data, *new.data}
+              if path not in (config_path, f"{config_path}/bundle")}
+    if old.modules != new.modules or any(old.data.get(p) != new.data.get(p) for p in others):
+        return lambda action_input: False
+    configs = [old.data[config_path], new.data[config_path]]
+    known: dict[tuple[str, str, frozenset[str]], bool] = {}
+
+    def alike(action_input: Any) -> bool:
+        key = selector(action_input)
+        if key is None:
+            return False
+        if key not in known:
+            old_reached, new_reached = (_judged(reached(c, *key)) for c in configs)
+            known[key] = old_reached == new_reached
+        return known[key]
+
+    return alike
+
+
+def _judged(document: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in document.items() if k not in Echoed}, sort_keys=True)
