@@ -142,7 +142,12 @@ def test_inputs_a_change_cannot_reach_are_decided_alike(
     assert decide(old, kept) == decide(new, kept)
 
 
-def test_other_rego_reaches_every_input(tmp_path: Path) -> None:
+def test_other_rego_or_data_of_another_shape_reaches_every_input(tmp_path: Path) -> None:
     old = edited(tmp_path, "old", {})
+    doc = inputs()[0]
+    assert unaffected(old, old)(doc)
     other = dataclasses.replace(old, modules={**old.modules, "x.rego": "package x\n"})
-    assert not unaffected(old, other)(inputs()[0])
+    assert not unaffected(old, other)(doc)
+    config = {k: v for k, v in old.data[CONFIG].items() if k != "resolved"}  # an older build
+    older = dataclasses.replace(old, data={**old.data, CONFIG: config})
+    assert not unaffected(older, older)(doc)

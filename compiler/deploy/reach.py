@@ -108,9 +108,11 @@ def unaffected(old: Bundle, new: Bundle) -> Callable[[Any], bool]:
     config_path = f"{new.root}/config"
     others = {path for path in {*old.data, *new.data}
               if path not in (config_path, f"{config_path}/bundle")}
-    if old.modules != new.modules or any(old.data.get(p) != new.data.get(p) for p in others):
+    configs = [c for c in (old.data.get(config_path), new.data.get(config_path))
+               if isinstance(c, dict)]
+    if (old.modules != new.modules or any(old.data.get(p) != new.data.get(p) for p in others)
+            or len(configs) != 2):
         return lambda action_input: False
-    configs = [old.data[config_path], new.data[config_path]]
     known: dict[tuple[str, str, frozenset[str]], bool] = {}
 
     def alike(action_input: Any) -> bool:
@@ -118,7 +120,11 @@ def unaffected(old: Bundle, new: Bundle) -> Callable[[Any], bool]:
         if key is None:
             return False
         if key not in known:
-            old_reached, new_reached = (_judged(reached(c, *key)) for c in configs)
+            try:
+                old_reached, new_reached = (_judged(reached(c, *key)) for c in configs)
+            except (KeyError, IndexError, TypeError, ValueError):
+                # not the config this version builds (an older bundle): decide it
+                old_reached, new_reached = "old", "new"
             known[key] = old_reached == new_reached
         return known[key]
 
