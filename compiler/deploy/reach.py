@@ -50,14 +50,21 @@ def reached(config: dict[str, Any], agent: str, kind: str,
     resolved = config["resolved"]
     declared = agent in config["agents"]
     table = resolved["agents"][agent] if declared else resolved["unknown"]
-    tables = [{**table, "rules": 0}]
+    positions, tables = [table["rules"]], [{**table, "rules": 0}]
     if table.get("base"):
+        positions.append(resolved["base"]["rules"])
         tables.append({**resolved["base"], "rules": 1})
-    groupings = [_fired(resolved["rules"][n], kind, carried)
-                 for n in [table["rules"]] + ([resolved["base"]["rules"]] if table.get("base")
-                                              else [])]
-    rules: dict[str, dict[str, list[Any]]] = {"escalation": config["rules"].get("escalation",
-                                                                                 {})}
+    groupings = [_fired(resolved["rules"][n], kind, carried) for n in positions]
+    kept_resolved: dict[str, Any] = {"rules": groupings,
+                                     "agents": {agent: tables[0]} if declared else {}}
+    if not declared:
+        kept_resolved["unknown"] = tables[0]
+    if len(tables) > 1:
+        kept_resolved["base"] = tables[1]
+    # every escalation rule: the table's routes name them by position (precedence.rego)
+    rules: dict[str, dict[str, list[Any]]] = {"escalation": {
+        pack_id: list(routes) for pack_id, routes in config["rules"].get("escalation",
+                                                                         {}).items()}}
     fields: dict[str, dict[str, Any]] = {}
     for grouping in groupings:
         for group in _groups(grouping):
@@ -72,16 +79,11 @@ def reached(config: dict[str, Any], agent: str, kind: str,
     out: dict[str, Any] = {
         "identity": config["identity"],
         "agents": {agent: config["agents"][agent]} if declared else {},
-        "resolved": {"rules": groupings, ("agents" if declared else "unknown"):
-                     {agent: tables[0]} if declared else tables[0]},
+        "resolved": kept_resolved,
         "rules": rules,
         "violation_fields": fields,
         "waivers": {agent: config["waivers"][agent]} if agent in config["waivers"] else {},
     }
-    if len(tables) > 1:
-        out["resolved"]["base"] = tables[1]
-    if not declared:
-        out["resolved"]["agents"] = {}
     for key in Echoed:
         if key in config:
             out[key] = config[key]
