@@ -157,6 +157,23 @@ def test_an_opa_that_loses_the_port_race_is_not_taken_for_ready(tmp_path: Path) 
     assert late.process is not None and late.process.poll() is not None
 
 
+def test_a_port_picked_here_and_lost_to_another_process_is_picked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No port given: the one picked was free, then taken before OPA listened on it (a
+    race no check can close); OPA starts on the next one picked."""
+    from policypacks.deploy import sidecar as module
+
+    with LocalOpa(bundles=[bundle_file(tmp_path, "rev-a")]) as other:
+        picks = iter([other.port, module.free_port()])
+        monkeypatch.setattr(module, "free_port", lambda: next(picks))
+        with LocalOpa(bundles=[bundle_file(tmp_path, "rev-b")]) as mine:
+            assert mine.port != other.port
+            for opa, revision in ((mine, "rev-b"), (other, "rev-a")):
+                answer = requests.post(f"{opa.url}/v1/data/policypacks/acme/decision",
+                                       json={"input": SPEND_40}, timeout=5).json()
+                assert answer["result"]["revision"] == revision
+
+
 def test_run_in_the_foreground_becomes_opa(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -79,6 +79,10 @@ def wait_healthy(url: str, timeout: float = 30.0, bundles: bool = True,
     raise OpaError(f"OPA at {url} was not ready within {timeout:g}s: {cause}")
 
 
+class PortLost(OpaError):
+    """Another process took OPA's port before OPA could listen on it."""
+
+
 def port_taken(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on (another process has it), or None."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -298,25 +302,41 @@ class LocalOpa:
             if theirs != self.instance:
                 time.sleep(0.2)  # an OPA that lost the port exits right after trying it
                 if self.process is not None and self.process.poll() is not None:
-                    raise OpaError(f"OPA exited with code {self.process.returncode} "
-                                   "before it was ready")
+                    raise PortLost(f"OPA exited with code {self.process.returncode} "
+                                   f"before it was ready: another process answers on "
+                                   f"{self.host}:{self.port}")
             if theirs not in (self.instance, ""):
                 raise OpaError(f"another process answers on {self.host}:{self.port}, not "
                                "the OPA just started")
         except OpaError as exc:
+            # OPA that exited by itself (not stopped here) while another process holds
+            # its port lost the port: a caller that picked the port may pick another.
+            exited = self.process is not None and (self.process.poll() or 0) > 0
+            lost = isinstance(exc, PortLost) or (exited and port_taken(self.host, self.port)
+                                                 is not None)
             self.stop()
             said = "\n".join(line for line in opa_errors(self.log_file, self.log_offset)
                              .splitlines() if line not in str(exc))
-            raise OpaError(f"{exc}" + (f"\nOPA said:\n{said}" if said else "")
-                           + (f"\n(OPA's log: {self.log_file})" if self.log_file else "")
-                           ) from None
+            raise (PortLost if lost else OpaError)(
+                f"{exc}" + (f"\nOPA said:\n{said}" if said else "")
+                + (f"\n(OPA's log: {self.log_file})" if self.log_file else "")) from None
         except BaseException:
             self.stop()
             raise
         return self
 
     def start(self, timeout: float = 30.0) -> LocalOpa:
-        return self.launch().wait(timeout)
+        """Launch and wait. A port picked here (none given) is free when picked but may be
+        taken by another process before OPA listens on it: then OPA runs on another."""
+        attempts = 1 if self.port else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.launch().wait(timeout)
+            except PortLost:
+                if attempt == attempts:
+                    raise
+                self.port = 0
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
