@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -401,3 +403,22 @@ def test_connections_are_reused(fake_opa: str, store: Store) -> None:
         for _ in range(3):
             assert client.check(SPEND).decision == "allow"
     assert len(FakeOpa.peers) == 3 and len(set(FakeOpa.peers)) == 1
+
+
+def test_a_forked_process_asks_opa_with_workers_of_its_own(opa: LocalOpa) -> None:
+    """The calls run in kept worker threads, which a fork does not copy (a pre-fork
+    server's workers): the child still gets its decision, not a timeout."""
+    with PolicyClient(opa.url, IDENTITY, "sales-bot", store=None, timeout=5) as client:
+        assert client.check(SPEND).decision == "allow"  # the parent's workers exist
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through its exit code
+            os._exit(0 if client.check(SPEND).decision == "allow" else 1)
+        _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_many_threads_checking_at_once_each_get_their_decision(opa: LocalOpa) -> None:
+    with PolicyClient(opa.url, IDENTITY, "sales-bot", store=None, timeout=10) as client, \
+            ThreadPoolExecutor(max_workers=80) as callers:  # past the kept workers (64)
+        decisions = list(callers.map(lambda _: client.check(SPEND).decision, range(240)))
+    assert decisions == ["allow"] * 240

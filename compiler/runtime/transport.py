@@ -5,19 +5,50 @@ per 0.8 s would keep a 1 s check waiting for as long as the server likes. So the
 exchange runs in a worker thread and the caller waits for it until the deadline, no
 longer; the worker reads the body in pieces as they arrive (``read1``), stops at
 ``max_bytes`` and gives up as soon as it sees the deadline has passed.
+
+The workers are kept between calls (a thread started per call cost more than a tenth
+of a decision: benchmarks/client_ratio.py); one abandoned at a deadline is busy only
+until its own exchange gives up, and calls beyond the busy ones get fresh workers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import requests
 
 MAX_REPLY_BYTES = 1 << 20
 MAX_REPLY_DEPTH = 64
+# Checks in flight at once per process (one per agent thread); one past them waits for a
+# worker within its own deadline, and fails closed like any late answer.
+MAX_CALLS_IN_FLIGHT = 64
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=MAX_CALLS_IN_FLIGHT,
+                                       thread_name_prefix="policypacks-opa-call")
+        return _pool
+
+
+def _forgotten_in_child() -> None:
+    """A forked process has none of its parent's threads (a pre-fork server's workers):
+    its first call starts workers of its own, under a lock no parent thread holds."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forgotten_in_child)
 
 
 class ExchangeFailed(Exception):  # noqa: N818 - reads as what happened
@@ -55,25 +86,15 @@ def post(session: requests.Session, url: str, body: bytes, deadline: float,
          max_bytes: int = MAX_REPLY_BYTES) -> tuple[int, bytes]:
     """``(status, body)`` of the POST, or :class:`ExchangeFailed` / a requests error,
     by ``deadline`` (``time.monotonic()``) at the latest."""
-    box: dict[str, Any] = {}
-    done, cancel = threading.Event(), threading.Event()
-
-    def run() -> None:
-        try:
-            box["result"] = _exchange(session, url, body, deadline, max_bytes, cancel)
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="policypacks-opa-call", daemon=True).start()
-    if not done.wait(max(0.0, deadline - time.monotonic())):
-        cancel.set()
-        raise requests.Timeout("deadline")
-    if "error" in box:
-        raise box["error"]
-    result: tuple[int, bytes] = box["result"]
-    return result
+    cancel = threading.Event()
+    call: Future[tuple[int, bytes]] = _workers().submit(_exchange, session, url, body, deadline,
+                                                      max_bytes, cancel)
+    try:
+        return call.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        cancel.set()  # the worker stops reading at its next piece
+        call.cancel()  # or never starts, when it was still waiting for a worker
+        raise requests.Timeout("deadline") from None
 
 
 def too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
