@@ -419,6 +419,6 @@ def test_a_forked_process_asks_opa_with_workers_of_its_own(opa: LocalOpa) -> Non
 
 def test_many_threads_checking_at_once_each_get_their_decision(opa: LocalOpa) -> None:
     with PolicyClient(opa.url, IDENTITY, "sales-bot", store=None, timeout=10) as client, \
-            ThreadPoolExecutor(max_workers=80) as callers:  # past the kept workers (64)
+            ThreadPoolExecutor(max_workers=80) as callers:
         decisions = list(callers.map(lambda _: client.check(SPEND).decision, range(240)))
     assert decisions == ["allow"] * 240

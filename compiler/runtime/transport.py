@@ -6,46 +6,61 @@ exchange runs in a worker thread and the caller waits for it until the deadline,
 longer; the worker reads the body in pieces as they arrive (``read1``), stops at
 ``max_bytes`` and gives up as soon as it sees the deadline has passed.
 
-The workers are kept between calls (a thread started per call cost more than a tenth
-of a decision: benchmarks/client_ratio.py); one abandoned at a deadline is busy only
-until its own exchange gives up, and calls beyond the busy ones get fresh workers.
+The worker threads are kept for later calls (a thread started per call cost more than
+a tenth of a decision: benchmarks/client_ratio.py). A call that finds none idle starts
+one, so a worker still stuck with an abandoned exchange never delays another call; they
+are daemon threads, so none can hold up the process's exit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
 MAX_REPLY_BYTES = 1 << 20
 MAX_REPLY_DEPTH = 64
-# Checks in flight at once per process (one per agent thread); one past them waits for a
-# worker within its own deadline, and fails closed like any late answer.
-MAX_CALLS_IN_FLIGHT = 64
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
-def _workers() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_CALLS_IN_FLIGHT,
-                                       thread_name_prefix="policypacks-opa-call")
-        return _pool
+class _Workers:
+    """Daemon threads that run jobs and then wait for the next one."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # workers waiting for a job that no caller has claimed
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if not start:
+                self._idle -= 1
+        self._jobs.put(job)
+        if start:
+            threading.Thread(target=self._work, name="policypacks-opa-call",
+                             daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            self._jobs.get()()
+            with self._lock:
+                self._idle += 1
+
+
+_workers = _Workers()
 
 
 def _forgotten_in_child() -> None:
     """A forked process has none of its parent's threads (a pre-fork server's workers):
-    its first call starts workers of its own, under a lock no parent thread holds."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+    its calls start workers of their own, under a lock no parent thread holds."""
+    global _workers
+    _workers = _Workers()
 
 
 os.register_at_fork(after_in_child=_forgotten_in_child)
@@ -86,15 +101,25 @@ def post(session: requests.Session, url: str, body: bytes, deadline: float,
          max_bytes: int = MAX_REPLY_BYTES) -> tuple[int, bytes]:
     """``(status, body)`` of the POST, or :class:`ExchangeFailed` / a requests error,
     by ``deadline`` (``time.monotonic()``) at the latest."""
-    cancel = threading.Event()
-    call: Future[tuple[int, bytes]] = _workers().submit(_exchange, session, url, body, deadline,
-                                                      max_bytes, cancel)
-    try:
-        return call.result(timeout=max(0.0, deadline - time.monotonic()))
-    except FutureTimeout:
+    box: dict[str, Any] = {}
+    done, cancel = threading.Event(), threading.Event()
+
+    def job() -> None:
+        try:
+            box["result"] = _exchange(session, url, body, deadline, max_bytes, cancel)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+        finally:
+            done.set()
+
+    _workers.run(job)
+    if not done.wait(max(0.0, deadline - time.monotonic())):
         cancel.set()  # the worker stops reading at its next piece
-        call.cancel()  # or never starts, when it was still waiting for a worker
-        raise requests.Timeout("deadline") from None
+        raise requests.Timeout("deadline")
+    if "error" in box:
+        raise box["error"]
+    result: tuple[int, bytes] = box["result"]
+    return result
 
 
 def too_deep(value: Any, limit: int = MAX_REPLY_DEPTH) -> bool:
