@@ -19,7 +19,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ from urllib.parse import quote
 
 import pytest
 
+from policypacks.deploy.sidecar import free_port
 from policypacks.runtime.store import Store, utcnow
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -51,12 +51,6 @@ def missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
     pytest.skip(f"PostgreSQL store tests skipped: {reason}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -22,7 +22,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from tool_support import AGENT, IDENTITY, SIGNATURE, Approver, tool_opa
 
-from policypacks.deploy.sidecar import LocalOpa
+from policypacks.deploy.sidecar import LocalOpa, free_port
 
 HERE = Path(__file__).resolve().parent
 POLICYPACKS = str(Path(sys.executable).parent / "policypacks")
@@ -32,12 +32,6 @@ POLICYPACKS = str(Path(sys.executable).parent / "policypacks")
 def opa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOpa]:
     with tool_opa(tmp_path_factory.mktemp("mcp")) as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:

@@ -21,7 +21,13 @@ from sidecar_support import sidecar
 
 from policypacks.cli.deploy import opa_group, publish_command
 from policypacks.deploy.bundle_server import BundleServer
-from policypacks.deploy.sidecar import LocalOpa, free_port, is_opa_process, wait_healthy
+from policypacks.deploy.sidecar import (
+    LocalOpa,
+    free_port,
+    is_opa_process,
+    port_taken,
+    wait_healthy,
+)
 from policypacks.errors import OpaError
 from policypacks.opa.binary import PROJECT_ROOT, pinned_versions
 
@@ -155,6 +161,15 @@ def test_an_opa_that_loses_the_port_race_is_not_taken_for_ready(tmp_path: Path) 
     assert "OPA exited with code 1 before it was ready" in message or \
         f"another process answers on 127.0.0.1:{other.port}" in message
     assert late.process is not None and late.process.poll() is not None
+
+
+def test_a_port_picked_for_opa_is_one_no_outgoing_connection_is_given() -> None:
+    """free_port: outside the kernel's ephemeral range, where a client's connection may
+    get a port between the probe and OPA's listen (seen in CI as a lost port)."""
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range")
+                 .read_text().split())
+    for port in (free_port() for _ in range(20)):
+        assert not low <= port <= high and port_taken("127.0.0.1", port) is None
 
 
 def test_a_port_picked_here_and_lost_to_another_process_is_picked_again(

@@ -28,7 +28,30 @@ from ..opa.binary import opa_binary
 ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _listening_ports() -> range:
+    """Ports no outgoing connection is given: the wider stretch beside the kernel's
+    ephemeral range (32768-60999 on Linux by default), or none where it cannot be read."""
+    try:
+        low, high = (int(n) for n in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return range(0)
+    return max(range(1024, low), range(high + 1, 65536), key=len)
+
+
 def free_port() -> int:
+    """A loopback port free to listen on now. Taken outside the ephemeral range where
+    possible: a port the kernel hands out (bind to 0) goes back to its pool when the probe
+    closes, and any outgoing connection (a test's client, a store's) may get it before
+    OPA listens; a random port outside the pool can only collide with another listener."""
+    rng = secrets.SystemRandom()
+    candidates = _listening_ports()
+    for _ in range(50 if len(candidates) >= 1000 else 0):
+        port = rng.choice(candidates)
+        if port_taken("127.0.0.1", port) is None:
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
