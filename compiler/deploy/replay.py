@@ -383,7 +383,7 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
     kept: list[Logged] = []
     # per kept entry: its input's position in each lane (-1: not decided there)
     places: list[tuple[int, int]] = []
-    missing = reused = same = 0
+    missing = reused = 0
     unreached_inputs: set[str] = set()
     decided: list[list[dict[str, Any]]] = []
     try:
@@ -416,7 +416,6 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
                 kept.append(entry)
                 key = Encoded(json.dumps(entry.input, sort_keys=True, separators=(",", ":")))
                 if alike is not None and alike(entry.input):
-                    same += 1
                     unreached_inputs.add(key)
                     places.append((-1, -1))
                     continue
@@ -445,7 +444,8 @@ def replay(source: Source, new: Bundle, baseline: Bundle | None = None,
                   for entry, (first, second) in zip(kept, places, strict=True)]
         described: dict[str, Any] = {"bundle": str(baseline.path),
                                      "revision": baseline.revision,
-                                     "recorded_reused": reused, "unaffected": same}
+                                     "recorded_reused": reused,
+                                     "unaffected": sum(first < 0 for first, _ in places)}
     else:
         before = [e.recorded or {} for e in source.entries]
         revisions = sorted({str(r.get("revision")) for r in before if r.get("revision")})
