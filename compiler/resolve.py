@@ -123,8 +123,8 @@ def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dic
 
 def packed(tables: dict[str, Any]) -> dict[str, Any]:
     """The tables as they ship: every distinct grouping of rules once, in ``rules``, each
-    table holding its position there (base first, then the unknown agents', then the
-    agents' in id order: the same repository gives the same bundle)."""
+    table holding its position there (the unknown agents' first, then the agents' in id
+    order: the same repository gives the same bundle). The base holds packs only."""
     groupings: list[Any] = []
     position: dict[str, int] = {}
     done: dict[int, dict[str, Any]] = {}  # agents alike share one table object: pack it once
@@ -139,9 +139,9 @@ def packed(tables: dict[str, Any]) -> dict[str, Any]:
         done[id(table)] = {**table, "rules": position[key]}
         return done[id(table)]
 
-    base, unknown = refer(tables["base"]), refer(tables["unknown"])
+    unknown = refer(tables["unknown"])
     agents = {agent_id: refer(tables["agents"][agent_id]) for agent_id in sorted(tables["agents"])}
-    return {"agents": agents, "base": base, "unknown": unknown, "rules": groupings}
+    return {"agents": agents, "base": tables["base"], "unknown": unknown, "rules": groupings}
 
 
 def unpacked(shipped: dict[str, Any]) -> dict[str, Any]:
@@ -150,4 +150,4 @@ def unpacked(shipped: dict[str, Any]) -> dict[str, Any]:
         return {**table, "rules": shipped["rules"][table["rules"]]}
 
     return {"agents": {agent_id: inline(table) for agent_id, table in shipped["agents"].items()},
-            "base": inline(shipped["base"]), "unknown": inline(shipped["unknown"])}
+            "base": shipped["base"], "unknown": inline(shipped["unknown"])}

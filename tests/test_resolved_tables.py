@@ -83,17 +83,17 @@ def test_twins_share_a_table_and_suppression_is_in_it(tmp_path: Path) -> None:
 
 def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
     """An agent that attaches no scope-all pack itself, and loses none of their rules,
-    holds only its other packs and their rules; the scope-all ones are the base's."""
+    lists only its other packs; the scope-all ones are the base's. Its rules are all of
+    its active rules, the base's included: a decision reads one grouping."""
     docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
             pack("team", "warn", [daily_cap("team-cap", 50)], scope={"agents": ["plain"]}),
             agent("plain"), agent("both", [{"pack": "corp", "enforcement": "warn"}])]
     shipped = unpacked(compile_docs(tmp_path, docs).config["resolved"])
-    assert shipped["base"] == {"packs": {"corp": ["identity", "block"]},
-                               "rules": {"any": {}, "carrying": {}, "actions": {
-                                   "spend": {"spending_limit": [["corp", 0]]}}}}
+    assert shipped["base"] == {"packs": {"corp": ["identity", "block"]}}
     plain, both = shipped["agents"]["plain"], shipped["agents"]["both"]
     assert (plain["base"], plain["packs"], plain["rules"]["actions"]) == (
-        True, {"team": ["identity", "warn"]}, {"spend": {"spending_limit": [["team", 0]]}})
+        True, {"team": ["identity", "warn"]},
+        {"spend": {"spending_limit": [["corp", 0], ["team", 0]]}})
     assert (both["base"], both["packs"]) == (False, {"corp": ["both", "block"]})
     assert shipped["unknown"]["base"] is False
 
@@ -142,6 +142,31 @@ def test_a_decision_evaluates_the_types_that_can_fire_on_its_action() -> None:
                             [{"agent": a, "action": action} for a, action, _ in LIVE])
     for (agent_id, action, expected), live in zip(LIVE, answer, strict=True):
         assert set(live) == expected, (agent_id, action)
+
+
+ANYWHERE = {"id": "big", "type": "condition", "message": "big",
+            "when": {"field": "action.amount", "gt": 10}}
+FIRING = [
+    # action, the rule types evaluated for it: a rule of any action (the condition, in
+    # the scope-all pack) fires beside those its type lists, and alone on other types
+    ({"type": "spend", "amount": 5},                          {"condition", "spending_limit"}),
+    ({"type": "refund", "amount": 5},                         {"condition"}),
+    ({"type": "send_email", "content": {"text": "hello"}},    {"condition", "prohibited_topics"}),
+]
+
+
+@pytest.mark.parametrize(("action", "expected"), FIRING)
+def test_rules_of_any_action_fire_beside_those_of_the_action_type(
+        action: dict[str, Any], expected: set[str], tmp_path: Path) -> None:
+    docs = [identity(unknownAgents="block"), pack("corp", "block", [ANYWHERE]),
+            pack("team", "warn", [daily_cap("team-cap", 50),
+                                  {"id": "t", "type": "prohibited_topics",
+                                   "topics": {"x": ["y"]}}], scope={"agents": ["a"]}),
+            agent("a")]
+    compiled = compile_docs(tmp_path, docs)
+    live = evaluate.query(compiled, "{prefix}.precedence.input_types",
+                          {"agent": "a", "action": action})
+    assert set(live) == expected
 
 
 def test_each_distinct_grouping_of_rules_ships_once(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from ._common import Term, actions_field, any_of, words_pattern
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     """Per topic one pattern: its keywords as one whole-word alternation, or'ed with its
-    authored patterns (one regex evaluation per topic)."""
+    authored patterns; and the patterns of all the topics as one more (``any``), so a
+    text that raises none of them costs one regex evaluation."""
     keywords = params.get("topics") or {}
     patterns = params.get("patterns") or {}
     names = sorted(set(keywords) | set(patterns))
@@ -17,9 +18,12 @@ def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     for name in names:
         alternatives = ([words_pattern(keywords[name])] if keywords.get(name) else [])
         alternatives += patterns.get(name, [])
-        topics.append({"name": name, "pattern": any_of(alternatives) if len(alternatives) > 1
-                       else alternatives[0] if alternatives else None})
-    return {"topics": topics}
+        topics.append({"name": name, "pattern": _one(alternatives)})
+    return {"topics": topics, "any": _one([t["pattern"] for t in topics if t["pattern"]])}
+
+
+def _one(patterns: list[str]) -> str | None:
+    return any_of(patterns) if len(patterns) > 1 else patterns[0] if patterns else None
 
 
 RULE_TYPE = RuleType(

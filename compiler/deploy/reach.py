@@ -4,7 +4,7 @@ cannot reach.
 A decision is a function of its input, the bundle's Rego and the data the Rego reads for
 that input. Since the build resolves precedence into per-agent tables
 (compiler/resolve.py), what it reads is narrow: the identity, the agent's table (and
-the base table when it applies), the groups of that table that fire on the action
+the base's packs when it applies), the groups of its rules that fire on the action
 (precedence.rego: input_groups), the rules those groups name, their violation fields,
 the agent's waivers and the escalation rules. ``reached`` is exactly that part of the
 ``config`` document, a document OPA can decide the input with in place of the whole
@@ -38,44 +38,39 @@ def selector(action_input: Any) -> tuple[str, str, frozenset[str]] | None:
     kind = action.get("type")
     if not isinstance(kind, str):
         return None
-    # precedence.rego: a `carrying` group fires when object.get(action, field, null) != null
+    # precedence.rego: a `carrying` group fires when input.action[field] != null
     return agent, kind, frozenset(k for k, v in action.items() if v is not None)
 
 
 def reached(config: dict[str, Any], agent: str, kind: str,
             carried: frozenset[str]) -> dict[str, Any]:
     """The part of ``config`` the decision of such an input reads, as a config document
-    of its own: the agent's groupings renumbered 0 (its own) and 1 (the base), a pack's
-    rules not fired on kept as nulls so the others keep their positions."""
+    of its own: the agent's grouping renumbered 0, a pack's rules not fired on kept as
+    nulls so the others keep their positions."""
     resolved = config["resolved"]
     declared = agent in config["agents"]
     table = resolved["agents"][agent] if declared else resolved["unknown"]
-    positions, tables = [table["rules"]], [{**table, "rules": 0}]
-    if table.get("base"):
-        positions.append(resolved["base"]["rules"])
-        tables.append({**resolved["base"], "rules": 1})
-    groupings = [_fired(resolved["rules"][n], kind, carried) for n in positions]
-    kept_resolved: dict[str, Any] = {"rules": groupings,
-                                     "agents": {agent: tables[0]} if declared else {}}
+    grouping = _fired(resolved["rules"][table["rules"]], kind, carried)
+    kept_resolved: dict[str, Any] = {"rules": [grouping],
+                                     "agents": {agent: {**table, "rules": 0}} if declared else {}}
     if not declared:
-        kept_resolved["unknown"] = tables[0]
-    if len(tables) > 1:
-        kept_resolved["base"] = tables[1]
+        kept_resolved["unknown"] = {**table, "rules": 0}
+    if table.get("base"):
+        kept_resolved["base"] = resolved["base"]
     # every escalation rule: the table's routes name them by position (precedence.rego)
     rules: dict[str, dict[str, list[Any]]] = {"escalation": {
         pack_id: list(routes) for pack_id, routes in config["rules"].get("escalation",
                                                                          {}).items()}}
     fields: dict[str, dict[str, Any]] = {}
-    for grouping in groupings:
-        for group in _groups(grouping):
-            for rule_type, refs in group.items():
-                for pack_id, i in refs:
-                    rule = config["rules"][rule_type][pack_id][i]
-                    kept = rules.setdefault(rule_type, {}).setdefault(pack_id, [])
-                    kept.extend([None] * (i + 1 - len(kept)))
-                    kept[i] = rule
-                    fields.setdefault(pack_id, {})[rule["id"]] = \
-                        config["violation_fields"][pack_id][rule["id"]]
+    for group in _groups(grouping):
+        for rule_type, refs in group.items():
+            for pack_id, i in refs:
+                rule = config["rules"][rule_type][pack_id][i]
+                kept = rules.setdefault(rule_type, {}).setdefault(pack_id, [])
+                kept.extend([None] * (i + 1 - len(kept)))
+                kept[i] = rule
+                fields.setdefault(pack_id, {})[rule["id"]] = \
+                    config["violation_fields"][pack_id][rule["id"]]
     out: dict[str, Any] = {
         "identity": config["identity"],
         "agents": {agent: config["agents"][agent]} if declared else {},

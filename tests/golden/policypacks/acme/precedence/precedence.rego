@@ -224,17 +224,17 @@ suppressed(attached, "agent_overrides") := {entry |
 # tables equal what these rules compute.
 tables := {
 	"agents": {agent_id: table(agent_id) | some agent_id, _ in config.agents},
-	"base": {
-		"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in base_packs},
-		"rules": by_firing(active_rules(base_packs, set())),
-	},
+	"base": {"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in base_packs}},
 	"unknown": unknown_table,
 }
 
 # The scope-all packs as every agent that does not attach one of them itself has them:
 # at identity level, with the pack's enforcement (what an undeclared agent gets). Shipped
-# once as the base; an agent's own table holds only what it adds (`"base": true`), so
-# 10,000 agents do not carry 10,000 copies of the same packs and rules.
+# once as the base; an agent's own table lists only the packs it adds (`"base": true`), so
+# 10,000 agents do not carry 10,000 copies of the same packs. Its rules are all of its
+# active rules, the base's too, so a decision reads one grouping: groupings ship once
+# for all the agents alike (compiler/resolve.py: packed), whose number the base does not
+# change.
 base_packs := packs(null)
 
 # An undeclared agent (any input.agent no Agent document declares; null stands for all of
@@ -254,7 +254,7 @@ empty_table := {
 
 # What a decision needs of one agent: the applied precedence, whether the base applies
 # to it, its packs beyond the base (all of them without it) as [level, enforcement], the
-# suppressed rules (sorted by pack, then rule), the active rules of those packs grouped
+# suppressed rules (sorted by pack, then rule), the active rules of all its packs grouped
 # by what they fire on (by_firing) as [pack id, position in config.rules[type][pack id]],
 # and the escalation rules that may route each rule's violations (route_index). Pairs rather than
 # objects: there is one table per agent, and OPA holds an object in far more memory than
@@ -264,7 +264,7 @@ table(agent_id) := {
 	"base": with_base,
 	"packs": {pack_id: [a.level, a.enforcement] | some pack_id, a in own},
 	"suppressed": [entry | some [_, _, entry] in sort([[s.pack, s.rule, s] | some s in dropped])],
-	"rules": by_firing(active_rules(own, {[s.pack, s.rule] | some s in dropped})),
+	"rules": by_firing(active_rules(attached, {[s.pack, s.rule] | some s in dropped})),
 	"routes": route_index(attached),
 } if {
 	mode := applied_precedence(agent_id)
@@ -302,13 +302,21 @@ active_rules(attached, dropped) := {rule_type: refs |
 # The active rules (type -> [pack id, i]) grouped by what each can fire on
 # (config.fires_on, from its rule type's catalog module): `any` action, any action
 # `carrying` a field (`content`, `data`, `attachments`, `tool`), or the listed `actions`
-# (an action type -> the rules that list it). A decision takes the groups its action
-# fires (input_groups), so a rule never checks its own `actions`, and a type none of
-# whose rules can fire on the action is never evaluated.
+# (an action type -> the rules that list it, and those of `any`: an action of a listed
+# type reads that group alone). A decision takes the groups its action fires
+# (input_groups), so a rule never checks its own `actions`, and a type none of whose
+# rules can fire on the action is never evaluated.
 by_firing(rules) := {
-	"any": firing(rules, "any"),
+	"any": anywhere,
 	"carrying": {field: firing(rules, field) | some field in carried(rules)},
-	"actions": {action: listing(rules, action) | some action in listed(rules)},
+	"actions": {action: joined(listing(rules, action), anywhere) | some action in listed(rules)},
+} if {
+	anywhere := firing(rules, "any")
+}
+
+# Two groups (type -> [pack id, i]) as one.
+joined(group, other) := {rule_type: array.concat(object.get(group, rule_type, []), object.get(other, rule_type, [])) |
+	some rule_type in (object.keys(group) | object.keys(other))
 }
 
 # The rules that fire on `on`: "any" action, or any action carrying that field.
@@ -405,8 +413,9 @@ blocked_unknown if {
 	config.identity.unknown_agents == "block"
 }
 
-input_table := config.resolved.agents[input_agent] if {
-	declared(input_agent)
+# (config.resolved.agents holds a table for every declared agent, and only for them.)
+input_table := table if {
+	table := config.resolved.agents[input.agent]
 } else := config.resolved.unknown
 
 # pack id -> [level, enforcement] of the agent's packs: its own table's, and the base's
@@ -424,31 +433,18 @@ input_packs[pack_id] := attachment if {
 
 input_suppressed := input_table.suppressed
 
-# Where config.resolved.rules holds the grouped rules (by_firing) of the agent's table,
-# and of the base when it applies: the build ships each distinct grouping once, and a
-# table holds its position there (compiler/resolve.py: packed).
-input_positions contains input_table.rules
+# The agent's active rules grouped by what they fire on (by_firing): the build ships each
+# distinct grouping once, in config.resolved.rules, and a table holds its position there
+# (compiler/resolve.py: packed).
+input_grouping := config.resolved.rules[input_table.rules]
 
-input_positions contains config.resolved.base.rules if input_table.base
-
-# The groups (type -> [pack id, i]) of those that fire on the input's action, each read
-# by its own path: OPA converts what a decision reads of the data, so it never converts
-# a whole grouping. (A set: no ref is in two groups, so none is lost to another alike.)
-input_groups contains group if {
-	some n in input_positions
-	group := config.resolved.rules[n].any
-}
-
-input_groups contains group if {
-	some n in input_positions
-	some field, group in config.resolved.rules[n].carrying
-	object.get(input.action, field, null) != null
-}
-
-input_groups contains group if {
-	some n in input_positions
-	group := config.resolved.rules[n].actions[input.action.type]
-}
+# The groups (type -> [pack id, i]) that fire on the input's action: its type's (which
+# holds the rules of any action too), or else those of any action, and those of each
+# field the action carries. No rule is in two of them.
+input_groups := array.concat(
+	[object.get(input_grouping.actions, input.action.type, input_grouping.any)],
+	[group | some field, group in input_grouping.carrying; input.action[field] != null],
+)
 
 # The types of the agent's unsuppressed rules that can fire on the input's action:
 # main.rego evaluates only these, and each walks only its own rules of the groups

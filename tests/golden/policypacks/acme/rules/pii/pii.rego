@@ -20,20 +20,21 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message, "findi
 	message := describe(found, input.action)
 }
 
-# Fail closed: text the detectors did not read may hold anything.
+# Fail closed: text the detectors did not read may hold anything. (The field first: most
+# texts are short, and stop there before any rule is looked at.)
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some [pack_id, rule] in outgoing
 	some field, value in scanned
 	count(value) > pii.max_chars
+	some [pack_id, rule] in outgoing
 	template := "%s has %d characters, over the %d the PII detectors read, so it was not scanned"
 	message := sprintf(template, [field, count(value), pii.max_chars])
 }
 
 # Nor may text with more candidate spans than the detectors examine.
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some [pack_id, rule] in outgoing
 	some field, result in scans
 	not result.findings
+	some [pack_id, rule] in outgoing
 	template := concat(" ", [
 		"%s has more than %d candidate spans (pattern matches and digit groups)",
 		"for the PII detectors, so it was not scanned",
@@ -53,8 +54,10 @@ mask_of(rule) := {"mask": rule.mask} if is_string(rule.mask)
 mask_of(rule) := {} if not is_string(rule.mask)
 
 # [pack id, rule, findings of the rule's detectors] for each rule whose detectors find
-# something that the action sends outside the rule's allowed domains.
+# something that the action sends outside the rule's allowed domains. (Most texts hold
+# no personal data: they stop at the count.)
 exposures contains [pack_id, rule, found] if {
+	count(findings) > 0
 	some [pack_id, rule] in outgoing
 	found := [f | some [_, _, f] in sort([[f.field, f.start, f] |
 		some f in findings
