@@ -50,28 +50,29 @@ rules_apply if {
 	not precedence.blocked_unknown
 }
 
-# One violation per violated rule, with the enforcement it has for this agent.
-violated_rules contains [finding.pack, finding.rule] if some finding in findings
+# Each violated rule with the enforcement it has for this agent, as [pack, rule,
+# enforcement].
+violated_rules contains [finding.pack, finding.rule, rule_enforcement(finding.pack, finding.rule)] if {
+	some finding in findings
+}
 
-# Every violated rule with the enforcement it has for this agent, shadow and waived ones
-# included: they are reported apart (shadow, waived) and never decide.
-rule_violations contains violation if {
-	some [pack_id, rule_id] in violated_rules
-	rule := config.violation_fields[pack_id][rule_id] # type, category, own enforcement/message
+# A violated rule's violation: type, category and level, its messages (or its own
+# message) and the spans it reports. A function: only the violations, shadow and waived
+# reports build one, each for its own rules.
+violation_of(pack_id, rule_id, enforcement) := with_findings(base, spans) if {
+	rule := config.violation_fields[pack_id][rule_id] # type, category, own message
 	found := [f | some f in findings; f.pack == pack_id; f.rule == rule_id]
-	messages := sort([f.message | some f in found])
-	[level, _] := precedence.input_packs[pack_id]
+	[level, _] := precedence.input_pack(pack_id)
 	base := {
 		"pack": pack_id,
 		"rule": rule_id,
 		"type": rule.type,
 		"category": rule.category,
-		"enforcement": rule_enforcement(pack_id, rule_id),
+		"enforcement": enforcement,
 		"level": level,
-		"message": object.get(rule, "message", concat("; ", messages)),
+		"message": object.get(rule, "message", concat("; ", sort([f.message | some f in found]))),
 	}
 	spans := [span | some f in found; some span in object.get(f, "findings", [])]
-	violation := with_findings(base, spans)
 }
 
 # What decides, as [pack, rule, enforcement]: each violated rule not in shadow mode and
@@ -79,21 +80,12 @@ rule_violations contains violation if {
 # The outcome and a replay's summary need no more than this, so neither builds the
 # messages and spans of the violations.
 deciding contains [pack_id, rule_id, enforcement] if {
-	some [pack_id, rule_id] in violated_rules
-	enforcement := rule_enforcement(pack_id, rule_id)
+	some [pack_id, rule_id, enforcement] in violated_rules
 	enforcement != "shadow"
 	not waiver_in_force(pack_id, rule_id)
 }
 
 deciding contains [v.pack, v.rule, v.enforcement] if some v in system_violations
-
-# The violations that decide, in full.
-violation_set contains violation if {
-	some violation in rule_violations
-	[violation.pack, violation.rule, violation.enforcement] in deciding
-}
-
-violation_set contains violation if some violation in system_violations
 
 # The violations of no pack's rule (pack "_system"): an undeclared agent under
 # unknownAgents: block, a malformed input (its one violation, whatever its agent), and a
@@ -117,10 +109,19 @@ with_findings(violation, found) := object.union(violation, {"findings": found}) 
 
 with_findings(violation, []) := violation
 
-# Strictest first, then by pack id, then by rule id.
-violations := [entry[3] | some entry in sorted_violations]
+# Strictest first, then by pack id, then by rule id: the violations of no pack first, as
+# they all block and "_system" sorts before every pack id, then those of the deciding
+# rules in order, each built here only (the outcome never builds one).
+violations := array.concat(
+	[v | some [_, v] in sort([[v.rule, v] | some v in system_violations])],
+	[violation_of(pack_id, rule_id, enforcement) |
+		some [_, pack_id, rule_id, enforcement] in ordered
+		pack_id != "_system"
+	],
+)
 
-sorted_violations := sort([[0 - precedence.rank[v.enforcement], v.pack, v.rule, v] | some v in violation_set])
+# What decides, strictest first, then by pack id, then by rule id.
+ordered := sort([[0 - precedence.rank[e], p, r, e] | some [p, r, e] in deciding])
 
 strictest := max({precedence.rank[enforcement] | some [_, _, enforcement] in deciding})
 
@@ -145,24 +146,23 @@ obliged contains obligation if {
 rule_enforcement(pack_id, rule_id) := object.get(
 	config.violation_fields[pack_id][rule_id],
 	"enforcement",
-	precedence.input_packs[pack_id][1],
+	precedence.input_pack(pack_id)[1],
 )
 
 # ---- Shadow mode and waivers: reported, never deciding -------------------------------
 
 # What shadow-mode rules would have reported (docs/shadow.md), by pack, then rule.
-shadow := [v | some [_, _, v] in sort([[v.pack, v.rule, v] |
-	some v in rule_violations
-	v.enforcement == "shadow"
-	not waiver_in_force(v.pack, v.rule)
-])]
+shadow := [violation_of(pack_id, rule_id, "shadow") |
+	some [pack_id, rule_id, "shadow"] in sort(violated_rules)
+	not waiver_in_force(pack_id, rule_id)
+]
 
 # Violations a waiver in force lifted, each with its waiver (docs/waivers.md).
-waived := [v | some [_, _, v] in sort([[v.pack, v.rule, v] |
-	some violation in rule_violations
-	waiver := waiver_in_force(violation.pack, violation.rule)
-	v := object.union(violation, {"waiver": object.remove(waiver, {"expires_ns"})})
-])]
+waived := [object.union(violation, {"waiver": object.remove(waiver, {"expires_ns"})}) |
+	some [pack_id, rule_id, enforcement] in sort(violated_rules)
+	waiver := waiver_in_force(pack_id, rule_id)
+	violation := violation_of(pack_id, rule_id, enforcement)
+]
 
 # The waiver that lifts the rule for the input's agent now: the one that expires last
 # (config.waivers holds them latest first), while OPA's clock is before its expiry.
@@ -248,7 +248,7 @@ replayed := summary if {
 replay_summary := {
 	"decision": outcome,
 	"violations": [{"pack": pack_id, "rule": rule_id, "enforcement": enforcement} |
-		some [_, pack_id, rule_id, enforcement] in sort([[0 - precedence.rank[e], p, r, e] | some [p, r, e] in deciding])
+		some [_, pack_id, rule_id, enforcement] in ordered
 	],
 }
 

@@ -418,18 +418,13 @@ input_table := table if {
 	table := config.resolved.agents[input.agent]
 } else := config.resolved.unknown
 
-# pack id -> [level, enforcement] of the agent's packs: its own table's, and the base's
-# when it applies. (A decision asks for one pack at a time: OPA evaluates these with the
-# pack id bound, a lookup, not a merge of the two tables.)
-input_packs[pack_id] := attachment if {
-	some pack_id, attachment in input_table.packs
-}
-
-input_packs[pack_id] := attachment if {
-	input_table.base
-	some pack_id, attachment in config.resolved.base.packs
-	not input_table.packs[pack_id]
-}
+# [level, enforcement] of one of the agent's packs: its table's, else the base's. (A
+# function of two lookups: a decision asks for one pack at a time. Only the packs of
+# rules active for the agent are asked for, and those of a table without the base are all
+# in the table, so the base is never read for it.)
+input_pack(pack_id) := input_table.packs[pack_id] if {
+	is_string(pack_id) # the head's lookup decides: undefined, and the base's is taken
+} else := config.resolved.base.packs[pack_id]
 
 input_suppressed := input_table.suppressed
 
