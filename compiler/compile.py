@@ -8,6 +8,7 @@ let a decision visit only the packs of the agent that asks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +70,17 @@ def render_modules(identity_id: str, root: str) -> dict[str, str]:
         folder = stem if stem == "precedence" else f"lib/{stem}"
         modules[f"{root}/{folder}/{stem}.rego"] = render(name, identity_id,
                                                          **CORE_CONTEXT.get(stem, {}))
+    obliging = []  # the types whose module defines obligations: main.rego asks them alone
     for type_name in sorted(rule_types()):
-        modules[f"{root}/rules/{type_name}/{type_name}.rego"] = render(
-            f"rules/{type_name}.rego.j2", identity_id)
-    modules[f"{root}/main.rego"] = render("core/main.rego.j2", identity_id)
+        module = render(f"rules/{type_name}.rego.j2", identity_id)
+        modules[f"{root}/rules/{type_name}/{type_name}.rego"] = module
+        if OBLIGATION_RULE.search(module):
+            obliging.append(type_name)
+    modules[f"{root}/main.rego"] = render("core/main.rego.j2", identity_id, obliging=obliging)
     return modules
+
+
+OBLIGATION_RULE = re.compile(r"^obligation contains ", re.MULTILINE)
 
 
 def build_config(repo: Repository, revision: str) -> dict[str, Any]:

@@ -136,10 +136,18 @@ obligations := sort([o.obligation |
 	not waiver_in_force(o.pack, o.rule)
 ])
 
+# The obligations of the rule types that give any (compiler/compile.py finds them in
+# their modules), each asked only when the action fires one of its rules.
 obliged contains obligation if {
 	rules_apply
-	some rule_type in precedence.input_types
-	some obligation in rules[rule_type].obligation
+	"pii" in precedence.input_types
+	some obligation in rules.pii.obligation
+}
+
+obliged contains obligation if {
+	rules_apply
+	"signature" in precedence.input_types
+	some obligation in rules.signature.obligation
 }
 
 # A rule's enforcement for the input's agent: its own, else its pack's for the agent.
