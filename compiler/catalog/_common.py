@@ -102,6 +102,11 @@ def any_of(patterns: list[str]) -> str:
     return "|".join(f"(?:{pattern})" for pattern in patterns)
 
 
+def one_of(patterns: list[str]) -> str | None:
+    """:func:`any_of`, the pattern itself for one, None for none."""
+    return any_of(patterns) if len(patterns) > 1 else patterns[0] if patterns else None
+
+
 def condition_action_types(dnf: list[list[dict[str, Any]]]) -> list[Any] | None:
     """The action types for which a condition in disjunctive normal form can hold: every
     term must pin ``action.type`` with a plain ``equals`` or ``in`` leaf; otherwise

@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..schema import Field, ListOf, Regex
-from . import Example, RuleType, text_actions
-from ._common import COUNT, actions_field
+from . import CompileContext, Example, RuleType, text_actions
+from ._common import COUNT, actions_field, one_of
 from ._text import TEXT_ACTIONS_DOC
 
 
 def _message(text: Any, type_: str = "send_message") -> dict[str, Any]:
     return {"action": {"type": type_, "content": {"text": text}}}
+
+
+def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
+    """The forbidden patterns as one alternation too: a text that matches none of them
+    costs one regex evaluation."""
+    return {"forbid_any": one_of(params.get("forbid") or [])}
 
 
 RULE_TYPE = RuleType(
@@ -35,6 +41,7 @@ RULE_TYPE = RuleType(
         "require": "RE2 patterns that must all be found in the text",
         "actions": TEXT_ACTIONS_DOC,
     },
+    compile=_compile,
     notes="""\
 Patterns are RE2 used as written (`(?i)` for case-insensitive, `(?m)` for `^`/`$` at
 line ends). An action without `content.text` is not checked, not even for `require`.""",

@@ -4,7 +4,7 @@ from typing import Any
 
 from ..schema import Field, ListOf, MapOf, Regex
 from . import CompileContext, Example, RuleType, text_actions
-from ._common import Term, actions_field, any_of, words_pattern
+from ._common import Term, actions_field, one_of, words_pattern
 
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
@@ -18,12 +18,8 @@ def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     for name in names:
         alternatives = ([words_pattern(keywords[name])] if keywords.get(name) else [])
         alternatives += patterns.get(name, [])
-        topics.append({"name": name, "pattern": _one(alternatives)})
-    return {"topics": topics, "any": _one([t["pattern"] for t in topics if t["pattern"]])}
-
-
-def _one(patterns: list[str]) -> str | None:
-    return any_of(patterns) if len(patterns) > 1 else patterns[0] if patterns else None
+        topics.append({"name": name, "pattern": one_of(alternatives)})
+    return {"topics": topics, "any": one_of([t["pattern"] for t in topics if t["pattern"]])}
 
 
 RULE_TYPE = RuleType(
