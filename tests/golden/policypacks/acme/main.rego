@@ -38,16 +38,11 @@ unknown_agent_violation := {
 # name, so a decision evaluates only those types' `violation` rules; the types walk only
 # those rules, the agent's unsuppressed ones, so nothing here needs to drop suppressed
 # findings. A malformed input (SPEC section 4, the input contract) reaches no rule, nor
-# does an undeclared agent under unknownAgents: block (it has no rule to break).
+# does an undeclared agent under unknownAgents: block (its table has no rule).
 findings contains finding if {
-	rules_apply
+	input_contract.valid
 	some rule_type in precedence.input_types
 	some finding in rules[rule_type].violation
-}
-
-rules_apply if {
-	input_contract.valid
-	not precedence.blocked_unknown
 }
 
 # Each violated rule with the enforcement it has for this agent, as [pack, rule,
@@ -139,13 +134,13 @@ obligations := sort([o.obligation |
 # The obligations of the rule types that give any (compiler/compile.py finds them in
 # their modules), each asked only when the action fires one of its rules.
 obliged contains obligation if {
-	rules_apply
+	input_contract.valid
 	"pii" in precedence.input_types
 	some obligation in rules.pii.obligation
 }
 
 obliged contains obligation if {
-	rules_apply
+	input_contract.valid
 	"signature" in precedence.input_types
 	some obligation in rules.signature.obligation
 }

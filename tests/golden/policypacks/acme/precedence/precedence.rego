@@ -238,12 +238,14 @@ tables := {
 base_packs := packs(null)
 
 # An undeclared agent (any input.agent no Agent document declares; null stands for all of
-# them) gets the scope-all packs under unknownAgents: defaults, nothing under block.
+# them) gets the scope-all packs under unknownAgents: defaults, nothing under block: no
+# rule, and the table says it is blocked (main.rego: system_violations).
 unknown_table := table(null) if config.identity.unknown_agents == "defaults"
 
-unknown_table := empty_table if config.identity.unknown_agents == "block"
+unknown_table := blocked_table if config.identity.unknown_agents == "block"
 
-empty_table := {
+blocked_table := {
+	"blocked": true,
 	"precedence": config.identity.precedence,
 	"base": false,
 	"packs": {},
@@ -405,13 +407,9 @@ route_index(attached) := {pack_id: by_rule |
 
 input_agent := object.get(input, "agent", null)
 
-unknown_agent if not declared(input_agent)
-
-# An undeclared agent under unknownAgents: block gets nothing but that block.
-blocked_unknown if {
-	unknown_agent
-	config.identity.unknown_agents == "block"
-}
+# An undeclared agent under unknownAgents: block gets nothing but that block (its table,
+# config.resolved.unknown, has no rules).
+blocked_unknown if input_table.blocked
 
 # (config.resolved.agents holds a table for every declared agent, and only for them.)
 input_table := table if {

@@ -85,8 +85,10 @@ whole_table(table) := object.union(table, {
 } else := table
 
 # An agent's table (config.resolved, precedence.rego) narrowed to one pack. Its rules
-# are narrowed where the decision reads them (pack_groups).
+# are narrowed where the decision reads them (pack_groups); an undeclared agent under
+# unknownAgents: block stays blocked.
 pack_table(table, pack_id) := {
+	"blocked": object.get(table, "blocked", false),
 	"precedence": table.precedence,
 	"base": false,
 	"packs": object.filter(table.packs, {pack_id}),

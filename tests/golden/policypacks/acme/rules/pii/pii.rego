@@ -20,26 +20,26 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message, "findi
 	message := describe(found, input.action)
 }
 
-# Fail closed: text the detectors did not read may hold anything. (The field first: most
-# texts are short, and stop there before any rule is looked at.)
+# Fail closed: a field the detectors did not read (too long, or with too many candidate
+# spans) may hold anything.
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some field, value in scanned
-	count(value) > pii.max_chars
-	some [pack_id, rule] in outgoing
-	template := "%s has %d characters, over the %d the PII detectors read, so it was not scanned"
-	message := sprintf(template, [field, count(value), pii.max_chars])
-}
-
-# Nor may text with more candidate spans than the detectors examine.
-violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
-	some field, result in scans
+	some [field, value, result] in scans
 	not result.findings
 	some [pack_id, rule] in outgoing
+	message := unscanned(field, count(value), pii.max_chars, pii.max_candidates)
+}
+
+unscanned(field, length, max_chars, _) := sprintf(template, [field, length, max_chars]) if {
+	length > max_chars
+	template := "%s has %d characters, over the %d the PII detectors read, so it was not scanned"
+}
+
+unscanned(field, length, max_chars, max_candidates) := sprintf(template, [field, max_candidates]) if {
+	length <= max_chars
 	template := concat(" ", [
 		"%s has more than %d candidate spans (pattern matches and digit groups)",
 		"for the PII detectors, so it was not scanned",
 	])
-	message := sprintf(template, [field, pii.max_candidates])
 }
 
 obligation contains {"pack": pack_id, "rule": rule.id, "obligation": redact} if {
@@ -68,36 +68,35 @@ exposures contains [pack_id, rule, found] if {
 
 # [pack id, rule] for each pii rule that applies to the action and whose recipient is
 # outside its allowed domains.
-outgoing contains [pack_id, rule] if {
+outgoing := [[pack_id, rule] |
 	is_object(input.action.content)
 	some group in precedence.input_groups
 	some [pack_id, i] in group.pii
 	rule := config.rules.pii[pack_id][i]
 	not allowed_recipient(input.action, rule.allow_domains)
-}
+]
 
 allowed_recipient(action, domains) if text.domain_in(text.recipient_domain(action), domains)
 
-# What the detectors read: the text and the subject, by field name.
-scanned[field] := value if {
+# Every detector's findings in the scanned fields, found once for all the rules.
+findings := [object.union(f, {"field": field}) |
+	some [field, _, result] in scans
+	some f in result.findings
+]
+
+# [field, value, what the detectors make of it] for the text and the subject, only when
+# some rule would report it: a field too long to read gets no findings (scan_of).
+scans := [[field, value, scan_of(value)] |
+	count(outgoing) > 0
 	some field, key in {"content.text": "text", "content.subject": "subject"}
 	value := input.action.content[key]
 	is_string(value)
-}
+]
 
-# Every detector's findings in the scanned fields, found once for all the rules.
-findings contains object.union(f, {"field": field}) if {
-	some field, result in scans
-	some f in result.findings
-}
+# (Only where an entity the outgoing rules detect can occur.)
+scan_of(value) := pii.scan_for(value, detected) if count(value) <= pii.max_chars
 
-# What the detectors make of each field short enough to read, only when some rule would
-# report it, and only where an entity those rules detect can occur.
-scans[field] := pii.scan_for(value, detected) if {
-	count(outgoing) > 0
-	some field, value in scanned
-	count(value) <= pii.max_chars
-}
+scan_of(value) := {} if count(value) > pii.max_chars
 
 # The entities the outgoing rules detect.
 detected contains kind if {
