@@ -18,6 +18,7 @@ from common import ROOT, print_table
 from handwritten.inputs import AGENT
 
 from policypacks.pipeline import compile_path
+from policypacks.resolve import table_of
 
 PATTERN_KEYS = {"pattern", "patterns", "forbid", "require", "any"}
 REGEX_LITERAL = re.compile(r"regex\.(?:match|find_n|replace)\(`([^`]*)`")
@@ -59,7 +60,7 @@ def measure() -> dict[str, Any]:
     compiled = compile_path(ROOT / "packs", "bench")[1]
     config = compiled.config
     resolved = config["resolved"]
-    grouping = resolved["rules"][resolved["agents"][AGENT]["rules"]]
+    grouping = table_of(resolved, AGENT)["rules"]
     # a rule of any action is in every action type's group too: each rule once
     refs = sorted({(t, p, i) for group in groups(grouping) for t, found in group.items()
                    for p, i in found})

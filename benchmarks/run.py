@@ -50,6 +50,8 @@ def main() -> None:
     headline = {
         "eval_ratio_vs_handwritten": results["eval"]["eval_ratio_vs_handwritten"],
         "eval_alloc_ratio_vs_handwritten": results["eval"]["eval_alloc_ratio_vs_handwritten"],
+        "eval_ratio_vs_handwritten_default_store":
+            results["eval"]["eval_ratio_vs_handwritten_default_store"],
         "http_p50_ratio_vs_handwritten": http1["p50_ratio_vs_handwritten"],
         "http_p50_ratio_vs_floor": http1["p50_ratio_vs_floor"],
         "http8_p50_ratio_vs_handwritten": http8["p50_ratio_vs_handwritten"],

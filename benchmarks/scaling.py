@@ -7,7 +7,7 @@ start until the bundle is active), OPA RSS once active, and the decision's evalu
 cost as OPA reports it (`?metrics=true`, timer_rego_query_eval_ns) -- all cells are
 served at once and asked in turn (ABAB), so load drift hits every cell alike.
 
-    .venv/bin/python benchmarks/scaling.py [--quick]
+    .venv/bin/python benchmarks/scaling.py [--quick] [--distinct]
 """
 
 from __future__ import annotations
@@ -35,14 +35,18 @@ SCOPE_ALL = 3
 SCOPED_PER_AGENT = 4
 
 
-def documents(agents: int, packs: int) -> list[dict[str, Any]]:
+def documents(agents: int, packs: int, distinct: bool = False) -> list[dict[str, Any]]:
     """The repository: agent i has scoped packs 4i..4i+3 (mod packs), so every agent has
-    the same 7 packs however many agents and packs there are."""
+    the same 7 packs however many agents and packs there are. With ``distinct`` its four
+    are drawn at random instead, so (with 1,000 packs) nearly every agent has a table of
+    its own: the worst case for the size of the build-time tables."""
     rng = random.Random(7)
     scoped: dict[int, list[str]] = {p: [] for p in range(packs)}
     for a in range(agents):
-        for k in range(SCOPED_PER_AGENT):
-            scoped[(SCOPED_PER_AGENT * a + k) % packs].append(f"agent-{a}")
+        drawn = rng.sample(range(packs), min(SCOPED_PER_AGENT, packs)) if distinct else \
+            [(SCOPED_PER_AGENT * a + k) % packs for k in range(SCOPED_PER_AGENT)]
+        for p in drawn:
+            scoped[p].append(f"agent-{a}")
     docs = [identity("bench")]
     docs += [pack(f"global-{p}", "require_approval", rules(p)) for p in range(SCOPE_ALL)]
     for p in range(packs):
@@ -66,9 +70,9 @@ def write_repository(root: Path, docs: list[dict[str, Any]]) -> list[Path]:
     return files
 
 
-def build(agents: int, packs: int, work: Path) -> dict[str, Any]:
+def build(agents: int, packs: int, work: Path, distinct: bool = False) -> dict[str, Any]:
     root = work / f"repo-{agents}x{packs}"
-    files = write_repository(root, documents(agents, packs))
+    files = write_repository(root, documents(agents, packs, distinct))
     started = time.perf_counter()
     compiled = compile_path(root, "bench")[1]
     bundle = work / f"bundle-{agents}x{packs}.tar.gz"
@@ -97,14 +101,14 @@ def eval_us(session: requests.Session, url: str, bodies: list[dict[str, Any]]) -
     return median(times)
 
 
-def measure(quick: bool) -> dict[str, Any]:
+def measure(quick: bool, distinct: bool = False) -> dict[str, Any]:
     grid = QUICK_GRID if quick else FULL_GRID
     rounds = 3 if quick else 7
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for agents, packs in grid:
-            cells[(agents, packs)] = build(agents, packs, work)
+            cells[(agents, packs)] = build(agents, packs, work, distinct)
         servers = {}
         try:
             for cell, info in cells.items():
@@ -177,7 +181,10 @@ def loader_ratio(root: Path, files: list[Path], rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the corners the ratios need")
-    result = measure(parser.parse_args().quick)
+    parser.add_argument("--distinct", action="store_true",
+                        help="draw each agent's scoped packs at random (a table per agent)")
+    args = parser.parse_args()
+    result = measure(args.quick, args.distinct)
     print(json.dumps({k: v for k, v in result.items() if k != "cells"}))
 
 

@@ -9,11 +9,12 @@ table up and walks only that agent's active rules of each type. The rules stay t
 definition: the effective and conflicts views still evaluate them, and
 tests/test_resolved_tables.py checks that the shipped tables equal what they compute.
 
-The tables ship ``packed``: an agent's rules, grouped by what they fire on, are alike
-for many agents (those that attach the same packs), so each distinct grouping is stored
-once, in ``config.resolved.rules``, and a table holds its position there. OPA holds
-every copy of a JSON object apart: 10,000 copies of the same small object are 15 MB of
-its memory.
+The tables ship ``packed``: an agent's table is alike for many agents (those that
+attach the same packs alike), so each distinct table is stored once, in the list
+``config.resolved.tables``, and ``config.resolved.agents`` maps an agent to its position
+there. OPA holds every copy of a JSON object apart, and the read-optimized store a
+sidecar runs with (opa/binary.py: STORE_ARGS) holds each as Rego values, about twice the
+memory: 10,000 copies of the same table would be tens of MB of it.
 """
 
 from __future__ import annotations
@@ -122,32 +123,36 @@ def _evaluate(root: str, modules: dict[str, str], config: dict[str, Any]) -> dic
 
 
 def packed(tables: dict[str, Any]) -> dict[str, Any]:
-    """The tables as they ship: every distinct grouping of rules once, in ``rules``, each
-    table holding its position there (the unknown agents' first, then the agents' in id
-    order: the same repository gives the same bundle). The base holds packs only."""
-    groupings: list[Any] = []
+    """The tables as they ship: every distinct table once, in the list ``tables`` (in the
+    order of the first agent by id that has it: the same repository gives the same
+    bundle), and each declared agent mapped to its position there. The unknown agents'
+    table and the base ship as they are."""
+    shipped: list[dict[str, Any]] = []
     position: dict[str, int] = {}
-    done: dict[int, dict[str, Any]] = {}  # agents alike share one table object: pack it once
+    done: dict[int, int] = {}  # agents alike share one table object: compare it once
 
-    def refer(table: dict[str, Any]) -> dict[str, Any]:
-        if id(table) in done:
-            return done[id(table)]
-        key = json.dumps(table["rules"], sort_keys=True)
-        if key not in position:
-            position[key] = len(groupings)
-            groupings.append(table["rules"])
-        done[id(table)] = {**table, "rules": position[key]}
+    def refer(table: dict[str, Any]) -> int:
+        if id(table) not in done:
+            key = json.dumps(table, sort_keys=True)
+            if key not in position:
+                position[key] = len(shipped)
+                shipped.append(table)
+            done[id(table)] = position[key]
         return done[id(table)]
 
-    unknown = refer(tables["unknown"])
     agents = {agent_id: refer(tables["agents"][agent_id]) for agent_id in sorted(tables["agents"])}
-    return {"agents": agents, "base": tables["base"], "unknown": unknown, "rules": groupings}
+    return {"agents": agents, "base": tables["base"], "unknown": tables["unknown"],
+            "tables": shipped}
 
 
 def unpacked(shipped: dict[str, Any]) -> dict[str, Any]:
     """The tables as the precedence rules compute them (the inverse of ``packed``)."""
-    def inline(table: dict[str, Any]) -> dict[str, Any]:
-        return {**table, "rules": shipped["rules"][table["rules"]]}
+    return {"agents": {agent_id: shipped["tables"][position]
+                       for agent_id, position in shipped["agents"].items()},
+            "base": shipped["base"], "unknown": shipped["unknown"]}
 
-    return {"agents": {agent_id: inline(table) for agent_id, table in shipped["agents"].items()},
-            "base": shipped["base"], "unknown": inline(shipped["unknown"])}
+
+def table_of(shipped: dict[str, Any], agent: Any) -> dict[str, Any]:
+    """The table a decision reads for this ``input.agent`` (precedence.input_table)."""
+    position = shipped["agents"].get(agent) if isinstance(agent, str) else None
+    return shipped["tables"][position] if position is not None else shipped["unknown"]

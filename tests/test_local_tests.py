@@ -25,6 +25,7 @@ from policypacks.bundle import write_tree
 from policypacks.opa.binary import eval_json
 from policypacks.opa.testing import CaseResult, all_cases, run_tests, write_tests
 from policypacks.pipeline import compile_path
+from policypacks.resolve import table_of
 
 API = "policypacks/v1"
 DAILY = {"id": "daily", "type": "spending_limit", "max": 100, "currency": "USD", "period": "day"}
@@ -253,12 +254,12 @@ def test_the_narrowed_table_holds_one_pack_and_knows_every_key(tmp_path: Path) -
     resolved = compiled.config["resolved"]
     # by pack_table ("blocked", the unknown agents' table's under unknownAgents: block, as is)
     narrowed = {"precedence", "base", "packs", "suppressed", "routes", "blocked"}
-    tables = [*resolved["agents"].values(), resolved["unknown"]]
+    tables = [*resolved["tables"], resolved["unknown"]]
     assert all(set(table) | {"blocked"} == narrowed | {"rules"} for table in tables), \
         [set(t) - narrowed for t in tables]
     write_tree(compiled, tmp_path / "bundle")
     write_tests(compiled, all_cases(repo), tmp_path / "tests")
-    seller = resolved["agents"]["seller"]
+    seller = table_of(resolved, "seller")
     whole = eval_json("data.policypacks.acme_test.whole_table(input)", bundle=tmp_path / "bundle",
                       data=[tmp_path / "tests"], input_doc=seller)  # the base merged in
     assert {s["pack"] for s in seller["suppressed"]} == {"playbook"} and len(whole["packs"]) > 2

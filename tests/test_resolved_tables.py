@@ -169,8 +169,8 @@ def test_rules_of_any_action_fire_beside_those_of_the_action_type(
     assert set(live) == expected
 
 
-def test_each_distinct_grouping_of_rules_ships_once(tmp_path: Path) -> None:
-    """Agents alike in their own rules share one grouping; the others get their own."""
+def test_each_distinct_table_ships_once(tmp_path: Path) -> None:
+    """Agents alike in their tables share one shipped table; the others get their own."""
     docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
             pack("team", "warn", [daily_cap("team-cap", 50)],
                  scope={"agents": ["a", "b", "c"]}),
@@ -178,11 +178,11 @@ def test_each_distinct_grouping_of_rules_ships_once(tmp_path: Path) -> None:
                                    "topics": {"x": ["y"]}}], scope="none"),
             agent("a"), agent("b"), agent("c", [{"pack": "text"}])]
     resolved = compile_docs(tmp_path, docs).config["resolved"]
-    positions = {name: table["rules"] for name, table in resolved["agents"].items()}
+    positions = resolved["agents"]
     assert positions["a"] == positions["b"] != positions["c"]
-    assert len(resolved["rules"]) == len({json.dumps(f, sort_keys=True)
-                                          for f in resolved["rules"]})
-    assert resolved["rules"][positions["c"]]["carrying"] == {
+    assert len(resolved["tables"]) == len({json.dumps(t, sort_keys=True)
+                                           for t in resolved["tables"]}) == 2
+    assert resolved["tables"][positions["c"]]["rules"]["carrying"] == {
         "content": {"prohibited_topics": [["text", 0]]}}
 
 

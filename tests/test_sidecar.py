@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from sidecar_support import sidecar
 
 from policypacks.cli.deploy import opa_group, publish_command
 from policypacks.deploy.bundle_server import BundleServer
+from policypacks.deploy.container import ContainerOpa
 from policypacks.deploy.sidecar import (
     LocalOpa,
     free_port,
@@ -29,7 +31,7 @@ from policypacks.deploy.sidecar import (
     wait_healthy,
 )
 from policypacks.errors import OpaError
-from policypacks.opa.binary import PROJECT_ROOT, pinned_versions
+from policypacks.opa.binary import PROJECT_ROOT, STORE_ARGS, pinned_versions
 
 OPA_CONFIG = PROJECT_ROOT / "opa-config"
 
@@ -262,7 +264,7 @@ def test_shipped_files_poll_the_bundle_and_pin_the_opa_version() -> None:
     assert "./config.yaml:/config/config.yaml:ro" in compose["services"]["opa"]["volumes"]
     command = compose["services"]["opa"]["command"]
     for setting in ("--authentication=token", "--authorization=basic", "--bundle=/config/authz",
-                    "--bundle=/config/log-mask", "--log-level-request=debug"):
+                    "--bundle=/config/log-mask", "--log-level-request=debug", *STORE_ARGS):
         assert setting in command
 
 
@@ -276,3 +278,25 @@ def test_tokens_prepares_the_authorization_bundle_for_compose(tmp_path: Path) ->
     assert stat.S_IMODE((tmp_path / "state/agent.token").stat().st_mode) == 0o600
     assert (tmp_path / "state/authz/system/authz/authz.rego").read_text() == (
         OPA_CONFIG / "authz/system/authz/authz.rego").read_text()
+
+
+@pytest.mark.parametrize("command", [
+    lambda: LocalOpa(bundles=[Path("b.tar.gz")]).command(),
+    lambda: ContainerOpa(name="policypacks-opa", port=8181).command()[0],
+])
+def test_every_opa_the_project_starts_holds_its_data_read_optimized(
+        command: Callable[[], list[str]]) -> None:
+    """A sidecar answers decisions all day and takes a bundle rarely (docs/benchmarks.md)."""
+    assert set(STORE_ARGS) <= set(command())
+
+
+@pytest.mark.parametrize(("args", "read_optimized"), [
+    ((), True),
+    (("--default-store",), False),
+])
+def test_opa_run_chooses_the_store(tmp_path: Path, args: tuple[str, ...],
+                                   read_optimized: bool) -> None:
+    with sidecar(tmp_path, "--bundle", bundle_file(tmp_path, "rev-a"), *args) as opa_:
+        cmdline = Path(f"/proc/{opa_.pid_file.read_text().strip()}/cmdline").read_bytes()
+        assert (set(STORE_ARGS) <= set(cmdline.decode().split("\0"))) is read_optimized
+        assert opa_.decide(SPEND_40)["revision"] == "rev-a"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OpaError
-from ..opa.binary import pinned_versions
+from ..opa.binary import STORE_ARGS, pinned_versions
 from .sidecar import wait_healthy
 
 CONTAINER_PORT = 8181
@@ -71,6 +71,7 @@ class ContainerOpa:
     log_level: str = "info"
     image: str = ""
     extra_args: list[str] = field(default_factory=list)
+    store_args: tuple[str, ...] = STORE_ARGS  # () for OPA's default store
 
     def __post_init__(self) -> None:
         self.image = self.image or f"openpolicyagent/opa:{pinned_versions()['OPA_VERSION']}"
@@ -83,7 +84,7 @@ class ContainerOpa:
     def command(self) -> tuple[list[str], dict[str, dict[str, str]]]:
         args = ["run", "--server", f"--addr=0.0.0.0:{CONTAINER_PORT}",
                 f"--log-level={self.log_level}", "--log-level-request=debug",
-                *self.extra_args]
+                *self.store_args, *self.extra_args]
         volumes: dict[str, dict[str, str]] = {}
         if self.config_file:
             volumes[str(self.config_file.resolve())] = {"bind": "/config/config.yaml",

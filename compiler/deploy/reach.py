@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ..resolve import table_of
 from .publish import Bundle
 
 Echoed = ("revision", "bundle")  # what a decision shows of the data without judging by it
@@ -49,12 +50,12 @@ def reached(config: dict[str, Any], agent: str, kind: str,
     nulls so the others keep their positions."""
     resolved = config["resolved"]
     declared = agent in config["agents"]
-    table = resolved["agents"][agent] if declared else resolved["unknown"]
-    grouping = _fired(resolved["rules"][table["rules"]], kind, carried)
-    kept_resolved: dict[str, Any] = {"rules": [grouping],
-                                     "agents": {agent: {**table, "rules": 0}} if declared else {}}
+    table = table_of(resolved, agent)
+    grouping = _fired(table["rules"], kind, carried)
+    kept_resolved: dict[str, Any] = {"tables": [{**table, "rules": grouping}] if declared else [],
+                                     "agents": {agent: 0} if declared else {}}
     if not declared:
-        kept_resolved["unknown"] = {**table, "rules": 0}
+        kept_resolved["unknown"] = {**table, "rules": grouping}
     if table.get("base"):
         kept_resolved["base"] = resolved["base"]
     # every escalation rule: the table's routes name them by position (precedence.rego)

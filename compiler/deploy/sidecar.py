@@ -23,7 +23,7 @@ from types import TracebackType
 import requests
 
 from ..errors import OpaError, UsageError
-from ..opa.binary import opa_binary
+from ..opa.binary import STORE_ARGS, opa_binary
 
 ENV_REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
@@ -233,6 +233,7 @@ class LocalOpa:
     config_file: Path | None = None
     port: int = 0
     extra_args: list[str] = field(default_factory=list)
+    store_args: tuple[str, ...] = STORE_ARGS  # () for OPA's default store
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
@@ -263,7 +264,8 @@ class LocalOpa:
         # decision logs (info) stay.
         args = [opa_binary(), "run", "--server", "--addr", f"{self.host}:{self.port}",
                 "--log-level", self.log_level, "--log-level-request", "debug",
-                "--set", f"labels.policypacks_instance={self.instance}", *self.extra_args]
+                *self.store_args, "--set", f"labels.policypacks_instance={self.instance}",
+                *self.extra_args]
         if self.config_file:
             args += ["--config-file", str(self.config_file)]
         for bundle in self.bundles:

@@ -21,6 +21,11 @@ from ..errors import OpaError
 #: The source checkout this package runs from, if it does (an installed wheel has none).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VERSION_LINE = re.compile(r"^Version:\s*v?(\S+)\s*$", re.M)
+#: How every OPA this project starts or benchmarks holds its data. A sidecar answers
+#: decisions all day and takes a new bundle rarely; the read-optimized store keeps data
+#: as Rego values, so a decision stops converting the tables and rules it reads
+#: (docs/benchmarks.md, run L). It costs memory and write speed, both measured there.
+STORE_ARGS = ("--optimize-store-for-read-speed",)
 
 
 @cache

@@ -30,6 +30,7 @@ from ..compile import CompiledPolicy
 from ..errors import Location, OpaError
 from ..model import Repository
 from ..render import rego_ref, render, test_package
+from ..resolve import table_of
 from ..scenarios import assertions
 from ..vocabulary import package_segment
 from ..waivers import expires_ns
@@ -128,9 +129,7 @@ def agent_packs(compiled: CompiledPolicy, doc: Any) -> set[str]:
     """The packs the input's agent has (its resolved table, and the base when the table
     uses it; an undeclared agent's is the unknownAgents table)."""
     resolved = compiled.config["resolved"]
-    agent = doc.get("agent") if isinstance(doc, dict) else None
-    table = resolved["agents"].get(agent) if isinstance(agent, str) else None
-    table = table if table is not None else resolved["unknown"]
+    table = table_of(resolved, doc.get("agent") if isinstance(doc, dict) else None)
     # a table with base: true holds only the packs beyond the shared scope-all ones
     return set(table["packs"]) | (set(resolved["base"]["packs"]) if table["base"] else set())
 

@@ -232,9 +232,8 @@ tables := {
 # at identity level, with the pack's enforcement (what an undeclared agent gets). Shipped
 # once as the base; an agent's own table lists only the packs it adds (`"base": true`), so
 # 10,000 agents do not carry 10,000 copies of the same packs. Its rules are all of its
-# active rules, the base's too, so a decision reads one grouping: groupings ship once
-# for all the agents alike (compiler/resolve.py: packed), whose number the base does not
-# change.
+# active rules, the base's too, so a decision reads one grouping. Agents alike share one
+# shipped table (compiler/resolve.py: packed), whose number the base does not change.
 base_packs := packs(null)
 
 # An undeclared agent (any input.agent no Agent document declares; null stands for all of
@@ -411,9 +410,10 @@ input_agent := object.get(input, "agent", null)
 # config.resolved.unknown, has no rules).
 blocked_unknown if input_table.blocked
 
-# (config.resolved.agents holds a table for every declared agent, and only for them.)
+# (config.resolved.agents holds, for every declared agent and only for them, the
+# position of its table in config.resolved.tables: agents alike share one table.)
 input_table := table if {
-	table := config.resolved.agents[input.agent]
+	table := config.resolved.tables[config.resolved.agents[input.agent]]
 } else := config.resolved.unknown
 
 # [level, enforcement] of one of the agent's packs: its table's, else the base's. (A
@@ -426,10 +426,8 @@ input_pack(pack_id) := input_table.packs[pack_id] if {
 
 input_suppressed := input_table.suppressed
 
-# The agent's active rules grouped by what they fire on (by_firing): the build ships each
-# distinct grouping once, in config.resolved.rules, and a table holds its position there
-# (compiler/resolve.py: packed).
-input_grouping := config.resolved.rules[input_table.rules]
+# The agent's active rules grouped by what they fire on (by_firing).
+input_grouping := input_table.rules
 
 # The groups (type -> [pack id, i]) that fire on the input's action: its type's (which
 # holds the rules of any action too), or else those of any action, and those of each
