@@ -109,8 +109,8 @@ def opa_group() -> None:
               envvar="POLICYPACKS_SIGNING_ALG", help="Algorithm of the bundle signatures.")
 @click.option("--default-store", is_flag=True,
               help="Run OPA with its default in-memory store instead of the read-optimized "
-              "one: decisions about 10% slower, OPA's memory about half for a large "
-              "repository (docs/benchmarks.md, run L).")
+              "one: decisions about 10% slower, OPA's memory a half to two thirds "
+              "(docs/benchmarks.md, run L).")
 @click.argument("opa_args", nargs=-1, type=click.UNPROCESSED)
 def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
             identities: tuple[str, ...], state_dir: Path, background: bool, pid_file: Path,
@@ -287,8 +287,8 @@ def opa_stop(pid_file: Path) -> None:
 @TOKEN_FILE_OPT
 @click.option("--default-store", is_flag=True,
               help="Run OPA with its default in-memory store instead of the read-optimized "
-              "one: decisions about 10% slower, OPA's memory about half for a large "
-              "repository (docs/benchmarks.md, run L).")
+              "one: decisions about 10% slower, OPA's memory a half to two thirds "
+              "(docs/benchmarks.md, run L).")
 def opa_up(config_file: Path | None, bundles: tuple[Path, ...], identities: tuple[str, ...],
            state_dir: Path, port: int, host: str, name: str, timeout: float,
            token: str | None, token_file: Path | None, default_store: bool) -> None:

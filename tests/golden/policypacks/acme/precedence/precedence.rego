@@ -309,10 +309,15 @@ active_rules(attached, dropped) := {rule_type: refs |
 # rules can fire on the action is never evaluated.
 by_firing(rules) := {
 	"any": anywhere,
-	"carrying": {field: firing(rules, field) | some field in carried(rules)},
-	"actions": {action: joined(listing(rules, action), anywhere) | some action in listed(rules)},
+	"carrying": {field: firing(ons, field) | some field in carried(ons)},
+	"actions": {action: joined(listing(ons, action), anywhere) | some action in listed(ons)},
 } if {
-	anywhere := firing(rules, "any")
+	# [type, pack id, i, what it fires on] of each rule: config.fires_on read once per rule
+	ons := [[rule_type, pack_id, i, config.fires_on[rule_type][pack_id][i]] |
+		some rule_type, refs in rules
+		some [pack_id, i] in refs
+	]
+	anywhere := firing(ons, "any")
 }
 
 # Two groups (type -> [pack id, i]) as one.
@@ -321,38 +326,34 @@ joined(group, other) := {rule_type: array.concat(object.get(group, rule_type, []
 }
 
 # The rules that fire on `on`: "any" action, or any action carrying that field.
-firing(rules, on) := {rule_type: refs |
-	some rule_type, all_refs in rules
-	refs := [[pack_id, i] | some [pack_id, i] in all_refs; config.fires_on[rule_type][pack_id][i] == on]
-	count(refs) > 0
+firing(ons, on) := {rule_type: refs |
+	some rule_type in {t | some [t, _, _, fires_on] in ons; fires_on == on}
+	refs := [[pack_id, i] | some [t, pack_id, i, fires_on] in ons; t == rule_type; fires_on == on]
 }
 
 # The rules that list the action type.
-listing(rules, action) := {rule_type: refs |
-	some rule_type, all_refs in rules
-	refs := [[pack_id, i] |
-		some [pack_id, i] in all_refs
-		is_array(config.fires_on[rule_type][pack_id][i])
-		action in config.fires_on[rule_type][pack_id][i]
-	]
-	count(refs) > 0
+listing(ons, action) := {rule_type: refs |
+	some rule_type in {t | some [t, _, _, fires_on] in ons; lists(fires_on, action)}
+	refs := [[pack_id, i] | some [t, pack_id, i, fires_on] in ons; t == rule_type; lists(fires_on, action)]
+}
+
+lists(fires_on, action) if {
+	is_array(fires_on)
+	action in fires_on
 }
 
 # The action fields some of the rules need the action to carry.
-carried(rules) := {on |
-	some rule_type, refs in rules
-	some [pack_id, i] in refs
-	on := config.fires_on[rule_type][pack_id][i]
-	is_string(on)
-	on != "any"
+carried(ons) := {fires_on |
+	some [_, _, _, fires_on] in ons
+	is_string(fires_on)
+	fires_on != "any"
 }
 
 # The action types some of the rules list.
-listed(rules) := {action |
-	some rule_type, refs in rules
-	some [pack_id, i] in refs
-	is_array(config.fires_on[rule_type][pack_id][i])
-	some action in config.fires_on[rule_type][pack_id][i]
+listed(ons) := {action |
+	some [_, _, _, fires_on] in ons
+	is_array(fires_on)
+	some action in fires_on
 }
 
 # pack id -> rule type -> [position in config.rules[type][pack id], rule id] of its
