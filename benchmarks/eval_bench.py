@@ -87,6 +87,7 @@ def measure(rounds: int) -> dict[str, Any]:
                                                               for v in per_input)
     return out
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)

@@ -22,6 +22,13 @@ from ..errors import EXIT_FAILURE, OpaError, UsageError
 from ..opa.binary import STORE_ARGS
 from .options import JSON_OPT, command, emit_json, group
 
+# Gives the command `store_args`: what OPA is started with for its in-memory store.
+DEFAULT_STORE_OPT = click.option(
+    "--default-store", "store_args", is_flag=True,
+    callback=lambda _ctx, _param, default: () if default else STORE_ARGS,
+    help="Run OPA with its default in-memory store instead of the read-optimized one: "
+    "decisions about 10% slower, OPA's memory a half to two thirds (docs/benchmarks.md, "
+    "run L).")
 TOKEN_OPT = click.option("--token", help="Bearer token for OPA (visible to other local users "
                          "in the process list: prefer --token-file or the environment).")
 TOKEN_FILE_OPT = click.option(
@@ -107,15 +114,12 @@ def opa_group() -> None:
               "PEM, or HMAC secret file), as key id 'policypacks'.")
 @click.option("--signing-alg", default="RS256", show_default=True,
               envvar="POLICYPACKS_SIGNING_ALG", help="Algorithm of the bundle signatures.")
-@click.option("--default-store", is_flag=True,
-              help="Run OPA with its default in-memory store instead of the read-optimized "
-              "one: decisions about 10% slower, OPA's memory a half to two thirds "
-              "(docs/benchmarks.md, run L).")
+@DEFAULT_STORE_OPT
 @click.argument("opa_args", nargs=-1, type=click.UNPROCESSED)
 def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
             identities: tuple[str, ...], state_dir: Path, background: bool, pid_file: Path,
             log_file: Path | None, log_level: str, timeout: float,
-            verification_key: Path | None, signing_alg: str, default_store: bool,
+            verification_key: Path | None, signing_alg: str, store_args: tuple[str, ...],
             opa_args: tuple[str, ...]) -> None:
     """Start the pinned opa binary as an authenticated, authorized server.
 
@@ -153,7 +157,7 @@ def opa_run(config_file: Path | None, bundles: tuple[Path, ...], addr: str,
     opa = LocalOpa(bundles=[*secured.bundles, *bundles], config_file=config_file,
                    port=port, host=host, log_level=log_level,
                    extra_args=[*settings, *opa_args], token=secured.publisher.value,
-                   progress=progress, store_args=() if default_store else STORE_ARGS)
+                   progress=progress, store_args=store_args)
     secured.report()
     if not background:
         opa.check_port()
@@ -285,13 +289,10 @@ def opa_stop(pid_file: Path) -> None:
               help="Seconds to wait for readiness (includes pulling the image).")
 @TOKEN_OPT
 @TOKEN_FILE_OPT
-@click.option("--default-store", is_flag=True,
-              help="Run OPA with its default in-memory store instead of the read-optimized "
-              "one: decisions about 10% slower, OPA's memory a half to two thirds "
-              "(docs/benchmarks.md, run L).")
+@DEFAULT_STORE_OPT
 def opa_up(config_file: Path | None, bundles: tuple[Path, ...], identities: tuple[str, ...],
            state_dir: Path, port: int, host: str, name: str, timeout: float,
-           token: str | None, token_file: Path | None, default_store: bool) -> None:
+           token: str | None, token_file: Path | None, store_args: tuple[str, ...]) -> None:
     """Start OPA (the pinned openpolicyagent/opa image) in Docker, detached.
 
     Needs the docker Python package and a Docker engine that answers; otherwise says so
@@ -308,8 +309,7 @@ def opa_up(config_file: Path | None, bundles: tuple[Path, ...], identities: tupl
     secured = secure(identities, bundles, state_dir, config_file)
     opa = ContainerOpa(name=name, port=port, host=host, config_file=config_file,
                        bundles=[*secured.bundles, *bundles], env=env,
-                       extra_args=secured.settings,
-                       store_args=() if default_store else STORE_ARGS)
+                       extra_args=secured.settings, store_args=store_args)
     secured.report()
     from ..deploy.tokens import client_token
 
