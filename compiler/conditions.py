@@ -29,6 +29,10 @@ MAX_TERMS = 256
 Literal = dict[str, Any]  # {"field": [segments], "op": str, "value": Any, "negate": bool}
 Dnf = list[list[Literal]]
 
+# One term of no leaves: the condition that holds for every input (a rule type ships it
+# for an absent `when`, so its Rego calls conditions.holds without a test for null).
+ALWAYS: Dnf = [[]]
+
 
 def check_condition(value: Any, ctx: Ctx) -> Any:
     """Validate a condition; return it as written (plain data), or MISSING."""

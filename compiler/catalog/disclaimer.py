@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..conditions import condition_dnf
+from ..conditions import ALWAYS, condition_dnf
 from ..schema import Field, ListOf, Str
 from . import CompileContext, Example, RuleType, text_actions
 from ._common import actions_field
@@ -14,7 +14,7 @@ from .condition import CONDITION
 
 def _compile(params: dict[str, Any], ctx: CompileContext) -> dict[str, Any]:
     when = params.get("when")
-    return {"when": None if when is None else condition_dnf(when)}
+    return {"when": ALWAYS if when is None else condition_dnf(when)}
 
 
 DISCLAIMER = "Not financial advice."

@@ -3,7 +3,8 @@
 # description: |
 #   When the trigger holds, the text must contain the disclaimer verbatim. The trigger:
 #   one of `when_topics` is in content.topics (when listed) and the `when` condition
-#   holds (when set; the compiler ships it in disjunctive normal form).
+#   holds (the compiler ships it in disjunctive normal form, and an absent `when` as the
+#   condition that always holds).
 package policypacks.acme.rules.disclaimer
 
 import data.policypacks.acme.config
@@ -18,7 +19,7 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	rule := config.rules.disclaimer[pack_id][i]
 	not contains(body, rule.text)
 	on_topic(rule.when_topics, input.action.content)
-	condition_holds(rule.when, input)
+	conditions.holds(rule.when, input)
 	message := sprintf("the text lacks the disclaimer %q", [rule.text])
 }
 
@@ -28,7 +29,3 @@ on_topic(labels, content) if {
 	some label in labels
 	label in content.topics
 }
-
-condition_holds(null, _)
-
-condition_holds(terms, document) if conditions.holds(terms, document)
