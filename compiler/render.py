@@ -46,7 +46,15 @@ def environment() -> jinja2.Environment:
     # ASCII-only JSON: OPA reads \uXXXX escapes (surrogate pairs included) exactly, while
     # some raw characters (a byte-order mark) would make the module unparsable.
     env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=True, sort_keys=True)
+    env.filters["rego_set"] = rego_set
     return env
+
+
+def rego_set(values: list[str]) -> str:
+    """A Rego set literal of these strings, each JSON-encoded (``set()`` when empty: ``{}``
+    is an empty object)."""
+    encoded = sorted(json.dumps(value, ensure_ascii=True) for value in values)
+    return "{" + ", ".join(encoded) + "}" if encoded else "set()"
 
 
 def _load_template(name: str) -> str:

@@ -88,7 +88,7 @@ deciding contains [v.pack, v.rule, v.enforcement] if some v in system_violations
 # input that passes the input contract).
 system_violations contains unknown_agent_violation if {
 	input_contract.valid
-	precedence.blocked_unknown
+	precedence.input_table.blocked # an undeclared agent's table under unknownAgents: block
 }
 
 system_violations contains input_contract.violation if not input_contract.valid
@@ -118,32 +118,24 @@ violations := array.concat(
 # What decides, strictest first, then by pack id, then by rule id.
 ordered := sort([[0 - precedence.rank[e], p, r, e] | some [p, r, e] in deciding])
 
-strictest := max({precedence.rank[enforcement] | some [_, _, enforcement] in deciding})
-
 default outcome := "allow"
 
-outcome := ["allow", "warn", "require_approval", "block"][strictest]
+# (Folded into one rule, as the obligations below: each rule a decision evaluates costs
+# it some fifteen allocations of its own, whatever the rule does.)
+outcome := ["allow", "warn", "require_approval", "block"][max({precedence.rank[enforcement] |
+	some [_, _, enforcement] in deciding
+})]
 
-# Only what deciding rules ask: a shadow rule or a waived one obliges to nothing.
+# Only what deciding rules ask: a shadow rule or a waived one obliges to nothing. The
+# rule types that give obligations (compiler/compile.py finds them in their modules) are
+# asked only when the action fires one of their rules.
 obligations := sort([o.obligation |
-	some o in obliged
+	input_contract.valid
+	some rule_type in (precedence.input_types & {"pii", "signature"})
+	some o in rules[rule_type].obligation
 	rule_enforcement(o.pack, o.rule) != "shadow"
 	not waiver_in_force(o.pack, o.rule)
 ])
-
-# The obligations of the rule types that give any (compiler/compile.py finds them in
-# their modules), each asked only when the action fires one of its rules.
-obliged contains obligation if {
-	input_contract.valid
-	"pii" in precedence.input_types
-	some obligation in rules.pii.obligation
-}
-
-obliged contains obligation if {
-	input_contract.valid
-	"signature" in precedence.input_types
-	some obligation in rules.signature.obligation
-}
 
 # A rule's enforcement for the input's agent: its own, else its pack's for the agent.
 rule_enforcement(pack_id, rule_id) := object.get(
@@ -195,7 +187,7 @@ approval := object.union(
 default suppressed := []
 
 # The agent's table holds them sorted by pack, then rule.
-suppressed := precedence.input_suppressed if input_contract.valid
+suppressed := precedence.input_table.suppressed if input_contract.valid
 
 # A tool call is decided as the one action its binding maps it to (lib/tools): the rules
 # see that action as input.action, and the decision shows it as `action`.

@@ -407,10 +407,6 @@ route_index(attached) := {pack_id: by_rule |
 
 input_agent := object.get(input, "agent", null)
 
-# An undeclared agent under unknownAgents: block gets nothing but that block (its table,
-# config.resolved.unknown, has no rules).
-blocked_unknown if input_table.blocked
-
 # (config.resolved.agents holds, for every declared agent and only for them, the
 # position of its table in config.resolved.tables: agents alike share one table.)
 input_table := table if {
@@ -425,18 +421,15 @@ input_pack(pack_id) := input_table.packs[pack_id] if {
 	is_string(pack_id) # the head's lookup decides: undefined, and the base's is taken
 } else := config.resolved.base.packs[pack_id]
 
-input_suppressed := input_table.suppressed
-
-# The agent's active rules grouped by what they fire on (by_firing).
-input_grouping := input_table.rules
-
-# The groups (type -> [pack id, i]) that fire on the input's action: its type's (which
-# holds the rules of any action too), or else those of any action, and those of each
-# field the action carries. No rule is in two of them.
+# The groups (type -> [pack id, i]) of the agent's active rules (by_firing) that fire on
+# the input's action: its type's (which holds the rules of any action too), or else those
+# of any action, and those of each field the action carries. No rule is in two of them.
 input_groups := array.concat(
-	[object.get(input_grouping.actions, input.action.type, input_grouping.any)],
-	[group | some field, group in input_grouping.carrying; input.action[field] != null],
-)
+	[object.get(grouping.actions, input.action.type, grouping.any)],
+	[group | some field, group in grouping.carrying; input.action[field] != null],
+) if {
+	grouping := input_table.rules
+}
 
 # The types of the agent's unsuppressed rules that can fire on the input's action:
 # main.rego evaluates only these, and each walks only its own rules of the groups

@@ -54,9 +54,14 @@ mask_of(rule) := {"mask": rule.mask} if is_string(rule.mask)
 mask_of(rule) := {} if not is_string(rule.mask)
 
 # [pack id, rule, findings of the rule's detectors] for each rule whose detectors find
-# something that the action sends outside the rule's allowed domains. (Most texts hold
+# something that the action sends outside the rule's allowed domains. Every detector's
+# findings in the scanned fields are gathered once, for all the rules. (Most texts hold
 # no personal data: they stop at the count.)
 exposures contains [pack_id, rule, found] if {
+	findings := [object.union(f, {"field": field}) |
+		some [field, _, result] in scans
+		some f in result.findings
+	]
 	count(findings) > 0
 	some [pack_id, rule] in outgoing
 	found := [f | some [_, _, f] in sort([[f.field, f.start, f] |
@@ -77,12 +82,6 @@ outgoing := [[pack_id, rule] |
 ]
 
 allowed_recipient(action, domains) if text.domain_in(text.recipient_domain(action), domains)
-
-# Every detector's findings in the scanned fields, found once for all the rules.
-findings := [object.union(f, {"field": field}) |
-	some [field, _, result] in scans
-	some f in result.findings
-]
 
 # [field, value, what the detectors make of it] for the text and the subject, only when
 # some rule would report it: a field too long to read gets no findings (scan_of).
