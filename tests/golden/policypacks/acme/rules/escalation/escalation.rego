@@ -14,19 +14,18 @@ import data.policypacks.acme.config
 # agent's table, precedence.route_index, where the position is the order the rules win
 # in: largest priority first, then pack id, then rule order): the first whose `actions`
 # (if listed) hold the action's type.
-route(candidates, action) := approval(pack_id, config.rules.escalation[pack_id][i]) if {
-	[_, pack_id, i] := sort([[position, pack_id, i] |
-		some [position, pack_id, i, actions] in candidates
-		listed_or_null(actions, action.type)
-	])[0]
-} else := object.union(config.identity.escalation, {"route": "identity"})
-
-approval(pack_id, rule) := {
+route(candidates, action) := {
 	"approvers": rule.approvers,
 	"timeout_seconds": rule.timeout_seconds,
 	"fallback": rule.fallback,
 	"route": sprintf("%s/%s", [pack_id, rule.id]),
-}
+} if {
+	[_, pack_id, i] := sort([[position, pack_id, i] |
+		some [position, pack_id, i, actions] in candidates
+		listed_or_null(actions, action.type)
+	])[0]
+	rule := config.rules.escalation[pack_id][i]
+} else := object.union(config.identity.escalation, {"route": "identity"})
 
 # Whether a violation of this rule satisfies every key the route's `match` lists among
 # `categories`, `packs` and `rules`. None of that depends on the input, so it is decided
