@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import CompileContext, rule_types
+from .catalog import ANY_ACTION, CARRIED_FIELDS, CompileContext, FiresOn, rule_types
 from .gc_pause import paused_gc
 from .input_contract import contract_data, fast_checks
 from .log_mask import log_mask
@@ -41,6 +41,7 @@ class CompiledPolicy:
 CORE_CONTEXT: dict[str, dict[str, Any]] = {
     "input_contract": {"contract": {"fast": fast_checks()}},
     "input_messages": {"contract": contract_data()},
+    "precedence": {"carried": list(CARRIED_FIELDS)},
 }
 
 
@@ -124,8 +125,7 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "rules": rules_by_type,
         # type -> pack -> what each rule can fire on (RuleType.fires_on), beside the rules:
         # only the build reads it, to index each agent's rule types by action.
-        "fires_on": {rule_type: {pack_id: [rule_types()[rule_type].fires_on(rule)
-                                           for rule in rules]
+        "fires_on": {rule_type: {pack_id: [fires_on(rule_type, rule) for rule in rules]
                                  for pack_id, rules in by_pack.items()}
                      for rule_type, by_pack in rules_by_type.items()},
         "log_mask": log_mask(repo),
@@ -134,6 +134,18 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         # decision against OPA's clock (main.rego)
         "waivers": waiver_data(repo.waivers),
     }
+
+
+def fires_on(rule_type: str, rule: dict[str, Any]) -> FiresOn:
+    """What the rule can fire on (RuleType.fires_on): any action, one of CARRIED_FIELDS, or
+    a list of action types. A decision looks a carried field's group up by that list
+    (precedence.input_groups), so a rule firing on any other field would never be
+    evaluated: a catalog bug, refused here rather than failing open."""
+    fires = rule_types()[rule_type].fires_on(rule)
+    if isinstance(fires, str) and fires != ANY_ACTION and fires not in CARRIED_FIELDS:
+        raise ValueError(f"rule type {rule_type}: fires_on gave {fires!r}, which is no "
+                         f"carried field ({', '.join(CARRIED_FIELDS)}) nor {ANY_ACTION!r}")
+    return fires
 
 
 def _agent_data(agent: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from policypacks.catalog import rule_types
+from policypacks.catalog import CompileContext, rule_types
+from policypacks.compile import fires_on
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,9 @@ def test_rule_type_is_complete(name: str) -> None:
         "examples need both allowed and blocked rows"
     names = [e.name for e in rule_type.examples]
     assert len(names) == len(set(names)), "example names repeat"
+    for example in rule_type.examples:  # raises for a field no decision looks up
+        compiled = rule_type.compile(example.params, CompileContext(["acme.com"]))
+        fires_on(name, {**dict.fromkeys(rule_type.params), **example.params, **compiled})
 
 
 def test_no_template_without_a_rule_type() -> None:

@@ -52,6 +52,8 @@ WITH_CONTENT = "content"
 WITH_DATA = "data"
 WITH_ATTACHMENTS = "attachments"
 WITH_TOOL = "tool"
+#: The fields a rule can need an action to carry (the groups `carrying` of a table).
+CARRIED_FIELDS = (WITH_CONTENT, WITH_DATA, WITH_ATTACHMENTS, WITH_TOOL)
 FiresOn = list[str] | str
 
 
