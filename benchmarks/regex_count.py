@@ -62,9 +62,9 @@ def measure() -> dict[str, Any]:
     resolved = config["resolved"]
     grouping = table_of(resolved, AGENT)["rules"]
     # a rule of any action is in every action type's group too: each rule once
-    refs = sorted({(t, p, i) for group in groups(grouping) for t, found in group.items()
-                   for p, i in found})
-    active = [config["rules"][t][p][i] for t, p, i in refs]
+    refs = sorted({(t, at) for group in groups(grouping) for t, found in group.items()
+                   for at in found})
+    active = [config["rules"][t][at] for t, at in refs]
     from_data = set().union(*(patterns_in(rule) for rule in active))
     literals = set()
     for source in compiled.modules.values():

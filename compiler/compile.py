@@ -92,11 +92,17 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         if isinstance(pack.scope, list):
             for agent_id in pack.scope:
                 scoped.setdefault(agent_id, []).append(pack.id)
-    rules_by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for pack in repo.packs.values():
-        for order, rule in enumerate(pack.rules):
-            compiled = _rule_data(rule, order, ctx)
-            rules_by_type.setdefault(rule.type, {}).setdefault(pack.id, []).append(compiled)
+    # type -> every rule of that type, by pack id, then in the pack's order: a decision's
+    # tables name a rule by its position here (one number, where a [pack, position] pair
+    # cost each table more memory and each rule it walks a longer lookup), and the rule
+    # names its pack.
+    rules_by_type: dict[str, list[dict[str, Any]]] = {}
+    at: dict[tuple[str, str], int] = {}  # (pack id, rule id) -> its position
+    for pack_id in sorted(repo.packs):
+        for order, rule in enumerate(repo.packs[pack_id].rules):
+            listed = rules_by_type.setdefault(rule.type, [])
+            at[(pack_id, rule.id)] = len(listed)
+            listed.append(_rule_data(pack_id, rule, order, ctx))
     return {
         "revision": revision,
         "identity": {
@@ -118,16 +124,15 @@ def build_config(repo: Repository, revision: str) -> dict[str, Any]:
         "agents": {agent.id: _agent_data(agent) for agent in repo.agents.values()},
         "scope_all": sorted(p.id for p in repo.packs.values() if p.scope == "all"),
         "scoped": {agent_id: sorted(ids) for agent_id, ids in scoped.items()},
-        "packs": {pack.id: _pack_data(pack) for pack in repo.packs.values()},
+        "packs": {pack.id: _pack_data(pack, at) for pack in repo.packs.values()},
         # What a violation of each rule says besides its message (small: a decision reads it).
         "violation_fields": {pack.id: {r.id: _violation_fields(pack, r) for r in pack.rules}
                              for pack in repo.packs.values()},
         "rules": rules_by_type,
-        # type -> pack -> what each rule can fire on (RuleType.fires_on), beside the rules:
-        # only the build reads it, to index each agent's rule types by action.
-        "fires_on": {rule_type: {pack_id: [fires_on(rule_type, rule) for rule in rules]
-                                 for pack_id, rules in by_pack.items()}
-                     for rule_type, by_pack in rules_by_type.items()},
+        # type -> what each rule can fire on (RuleType.fires_on), beside the rules: only
+        # the build reads it, to index each agent's rule types by action.
+        "fires_on": {rule_type: [fires_on(rule_type, rule) for rule in rules]
+                     for rule_type, rules in rules_by_type.items()},
         "log_mask": log_mask(repo),
         "tools": {name: compile_tool(tool) for name, tool in sorted(repo.tools.items())},
         # agent -> pack -> rule -> waivers, latest expiry first; in force is decided per
@@ -166,11 +171,11 @@ def conflict_key(rule: Rule) -> str | None:
     return rule_types()[rule.type].conflict_key(rule.params)
 
 
-def _pack_data(pack: Pack) -> dict[str, Any]:
+def _pack_data(pack: Pack, at: dict[tuple[str, str], int]) -> dict[str, Any]:
     rules = {}
     for order, rule in enumerate(pack.rules):
         entry: dict[str, Any] = {"type": rule.type, "order": order, "key": conflict_key(rule),
-                                 "params": rule.params}
+                                 "params": rule.params, "at": at[(pack.id, rule.id)]}
         if rule.enforcement:
             entry["enforcement"] = rule.enforcement
         if rule.message:
@@ -194,12 +199,13 @@ def _violation_fields(pack: Pack, rule: Rule) -> dict[str, Any]:
     return fields
 
 
-def _rule_data(rule: Rule, order: int, ctx: CompileContext) -> dict[str, Any]:
+def _rule_data(pack_id: str, rule: Rule, order: int, ctx: CompileContext) -> dict[str, Any]:
     """What a rule type's Rego reads: every declared parameter (null when absent), then
-    the type's precomputed fields (escaped patterns, normalised domains...)."""
+    the type's precomputed fields (escaped patterns, normalised domains...), its pack,
+    its id and its position in the pack."""
     rule_type = rule_types()[rule.type]
     data: dict[str, Any] = {name: None for name in rule_type.params}
     data.update(rule.params)
     data.update(rule_type.compile(rule.params, ctx))
-    data.update({"id": rule.id, "order": order})
+    data.update({"pack": pack_id, "id": rule.id, "order": order})
     return data

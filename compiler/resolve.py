@@ -69,9 +69,10 @@ def _chunks(agents: list[str]) -> list[list[str]]:
     return [agents[i:i + size] for i in range(0, len(agents), size)] or [[]]
 
 
-# What the precedence rules read of a rule: in config.packs, its conflict key, type and
-# own enforcement; in config.rules, its id (an escalation rule: all of it, for routes).
-RULE_FIELDS = ("key", "type", "enforcement")
+# What the precedence rules read of a rule: in config.packs, its conflict key, type, own
+# enforcement and position in config.rules[type]; of config.rules, only the escalation
+# rules (all of them, for routes).
+RULE_FIELDS = ("key", "type", "enforcement", "at")
 # Fields of an Agent's data that precedence.rego never reads (a test holds it to that).
 UNREAD = frozenset({"name"})
 
@@ -84,10 +85,8 @@ def _read_by_precedence(config: dict[str, Any]) -> dict[str, Any]:
     packs = {pack_id: {**pack, "rules": {rule_id: {k: rule[k] for k in RULE_FIELDS if k in rule}
                                          for rule_id, rule in pack["rules"].items()}}
              for pack_id, pack in config["packs"].items()}
-    rules = {rule_type: by_pack if rule_type == "escalation" else
-             {pack_id: [{"id": rule["id"]} for rule in listed]
-              for pack_id, listed in by_pack.items()}
-             for rule_type, by_pack in config["rules"].items()}
+    rules = {"escalation": config["rules"]["escalation"]} if "escalation" in config["rules"] \
+        else {}
     agents = {agent_id: {k: v for k, v in agent.items() if k not in UNREAD}
               for agent_id, agent in config["agents"].items()}
     kept = ("identity", "scope_all", "scoped", "fires_on")

@@ -11,6 +11,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -55,7 +56,7 @@ def tampered(signed: Path, cap: int) -> Path:
                  for m in tar.getmembers() if m.isfile()}
     config_path = "policypacks/acme/config/data.json"
     config = json.loads(files[config_path])
-    config["rules"]["spending_limit"]["ops-caps"][0]["max"] = cap
+    ops_cap(config)["max"] = cap
     files[config_path] = json.dumps(config).encode()
     manifest = json.loads(files[".manifest"])
     manifest["metadata"]["content_digest"] = content_digest(files)
@@ -203,4 +204,9 @@ def read_cap(path: Path) -> int:
         member = tar.extractfile("/policypacks/acme/config/data.json")
         assert member is not None
         config = json.load(member)
-    return int(config["rules"]["spending_limit"]["ops-caps"][0]["max"])
+    return int(ops_cap(config)["max"])
+
+
+def ops_cap(config: dict[str, Any]) -> dict[str, Any]:
+    """The first spending limit of the ops-caps pack, as the bundle's data holds it."""
+    return next(rule for rule in config["rules"]["spending_limit"] if rule["pack"] == "ops-caps")

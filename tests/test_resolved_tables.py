@@ -48,6 +48,13 @@ CASES = [
 ]
 
 
+def named(config: dict[str, Any], group: dict[str, list[int]]) -> dict[str, list[str]]:
+    """A group's positions (type -> positions in config.rules[type]) as pack/rule ids."""
+    return {rule_type: [f"{config['rules'][rule_type][at]['pack']}/"
+                        f"{config['rules'][rule_type][at]['id']}" for at in refs]
+            for rule_type, refs in group.items()}
+
+
 def shipped_and_computed(compiled: Any) -> tuple[Any, Any]:
     """The shipped tables (each distinct grouping of rules inlined again) and the rules'
     own."""
@@ -70,11 +77,12 @@ def test_example_repository_tables(tmp_path: Path) -> None:
 
 
 def test_twins_share_a_table_and_suppression_is_in_it(tmp_path: Path) -> None:
-    shipped = unpacked(compile_docs(tmp_path, conflicts_repository("defaults")).config["resolved"])
+    config = compile_docs(tmp_path, conflicts_repository("defaults")).config
+    shipped = unpacked(config["resolved"])
     assert shipped["agents"]["twin-a"] == shipped["agents"]["twin-b"]
     assert [s["rule"] for s in shipped["agents"]["twin-a"]["suppressed"]] == ["mine"]
-    assert shipped["agents"]["twin-a"]["rules"]["actions"]["spend"] == {
-        "spending_limit": [["corp", 0], ["team", 0]]}
+    assert named(config, shipped["agents"]["twin-a"]["rules"]["actions"]["spend"]) == {
+        "spending_limit": ["corp/daily", "team/daily"]}
     assert set(shipped["unknown"]["packs"]) == set() and shipped["unknown"]["base"] is True
     assert set(shipped["base"]["packs"]) == {"corp"}
     # twin-a attaches the scope-all corp itself (level both): its table holds every pack
@@ -88,12 +96,14 @@ def test_agents_share_the_base_of_the_scope_all_packs(tmp_path: Path) -> None:
     docs = [identity(unknownAgents="block"), pack("corp", "block", [daily_cap("daily", 100)]),
             pack("team", "warn", [daily_cap("team-cap", 50)], scope={"agents": ["plain"]}),
             agent("plain"), agent("both", [{"pack": "corp", "enforcement": "warn"}])]
-    shipped = unpacked(compile_docs(tmp_path, docs).config["resolved"])
+    config = compile_docs(tmp_path, docs).config
+    shipped = unpacked(config["resolved"])
     assert shipped["base"] == {"packs": {"corp": ["identity", "block"]}}
     plain, both = shipped["agents"]["plain"], shipped["agents"]["both"]
-    assert (plain["base"], plain["packs"], plain["rules"]["actions"]) == (
-        True, {"team": ["identity", "warn"]},
-        {"spend": {"spending_limit": [["corp", 0], ["team", 0]]}})
+    assert (plain["base"], plain["packs"], set(plain["rules"]["actions"])) == (
+        True, {"team": ["identity", "warn"]}, {"spend"})
+    assert named(config, plain["rules"]["actions"]["spend"]) == {
+        "spending_limit": ["corp/daily", "team/team-cap"]}
     assert (both["base"], both["packs"]) == (False, {"corp": ["both", "block"]})
     assert shipped["unknown"]["base"] is False
 
@@ -177,13 +187,15 @@ def test_each_distinct_table_ships_once(tmp_path: Path) -> None:
             pack("text", "warn", [{"id": "t", "type": "prohibited_topics",
                                    "topics": {"x": ["y"]}}], scope="none"),
             agent("a"), agent("b"), agent("c", [{"pack": "text"}])]
-    resolved = compile_docs(tmp_path, docs).config["resolved"]
+    config = compile_docs(tmp_path, docs).config
+    resolved = config["resolved"]
     positions = resolved["agents"]
     assert positions["a"] == positions["b"] != positions["c"]
     assert len(resolved["tables"]) == len({json.dumps(t, sort_keys=True)
                                            for t in resolved["tables"]}) == 2
-    assert resolved["tables"][positions["c"]]["rules"]["carrying"] == {
-        "content": {"prohibited_topics": [["text", 0]]}}
+    carrying = resolved["tables"][positions["c"]]["rules"]["carrying"]
+    assert list(carrying) == ["content"]
+    assert named(config, carrying["content"]) == {"prohibited_topics": ["text/t"]}
 
 
 def test_what_agents_are_grouped_by_is_all_precedence_reads(tmp_path: Path) -> None:

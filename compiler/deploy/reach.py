@@ -46,7 +46,7 @@ def selector(action_input: Any) -> tuple[str, str, frozenset[str]] | None:
 def reached(config: dict[str, Any], agent: str, kind: str,
             carried: frozenset[str]) -> dict[str, Any]:
     """The part of ``config`` the decision of such an input reads, as a config document
-    of its own: the agent's grouping renumbered 0, a pack's rules not fired on kept as
+    of its own: the agent's grouping renumbered 0, a type's rules not fired on kept as
     nulls so the others keep their positions."""
     resolved = config["resolved"]
     declared = agent in config["agents"]
@@ -59,19 +59,17 @@ def reached(config: dict[str, Any], agent: str, kind: str,
     if table.get("base"):
         kept_resolved["base"] = resolved["base"]
     # every escalation rule: the table's routes name them by position (precedence.rego)
-    rules: dict[str, dict[str, list[Any]]] = {"escalation": {
-        pack_id: list(routes) for pack_id, routes in config["rules"].get("escalation",
-                                                                         {}).items()}}
+    rules: dict[str, list[Any]] = {"escalation": list(config["rules"].get("escalation", []))}
     fields: dict[str, dict[str, Any]] = {}
     for group in _groups(grouping):
         for rule_type, refs in group.items():
-            for pack_id, i in refs:
-                rule = config["rules"][rule_type][pack_id][i]
-                kept = rules.setdefault(rule_type, {}).setdefault(pack_id, [])
-                kept.extend([None] * (i + 1 - len(kept)))
-                kept[i] = rule
-                fields.setdefault(pack_id, {})[rule["id"]] = \
-                    config["violation_fields"][pack_id][rule["id"]]
+            for at in refs:
+                rule = config["rules"][rule_type][at]
+                kept = rules.setdefault(rule_type, [])
+                kept.extend([None] * (at + 1 - len(kept)))
+                kept[at] = rule
+                fields.setdefault(rule["pack"], {})[rule["id"]] = \
+                    config["violation_fields"][rule["pack"]][rule["id"]]
     out: dict[str, Any] = {
         "identity": config["identity"],
         "agents": {agent: config["agents"][agent]} if declared else {},

@@ -256,10 +256,10 @@ blocked_table := {
 # What a decision needs of one agent: the applied precedence, whether the base applies
 # to it, its packs beyond the base (all of them without it) as [level, enforcement], the
 # suppressed rules (sorted by pack, then rule), the active rules of all its packs grouped
-# by what they fire on (by_firing) as [pack id, position in config.rules[type][pack id]],
-# and the escalation rules that may route each rule's violations (route_index). Pairs rather than
-# objects: there is one table per agent, and OPA holds an object in far more memory than
-# a pair.
+# by what they fire on (by_firing) as positions in config.rules[type], and the
+# escalation rules that may route each rule's violations (route_index). Numbers and
+# pairs rather than objects: there is one table per agent alike, and OPA holds an object
+# in far more memory than a pair, and a pair in more than a number.
 table(agent_id) := {
 	"precedence": mode,
 	"base": with_base,
@@ -290,17 +290,18 @@ beyond_base(attached, true) := object.remove(attached, scope_all_packs)
 
 beyond_base(attached, false) := attached
 
-# type -> [pack id, i] of the attached packs' rules that are not dropped.
+# type -> positions in config.rules[type] of the attached packs' rules that are not
+# dropped.
 active_rules(attached, dropped) := {rule_type: refs |
 	some rule_type in {rule_type | some pack_id, _ in attached; some rule_type, _ in rule_index[pack_id]}
-	refs := [[pack_id, i] |
+	refs := [at |
 		some pack_id, _ in attached
-		some [i, rule_id] in rule_index[pack_id][rule_type]
+		some [at, rule_id] in rule_index[pack_id][rule_type]
 		not [pack_id, rule_id] in dropped
 	]
 }
 
-# The active rules (type -> [pack id, i]) grouped by what each can fire on
+# The active rules (type -> positions in config.rules[type]) grouped by what each can fire on
 # (config.fires_on, from its rule type's catalog module): `any` action, any action
 # `carrying` a field (`content`, `data`, `attachments`, `tool`), or the listed `actions`
 # (an action type -> the rules that list it, and those of `any`: an action of a listed
@@ -312,29 +313,29 @@ by_firing(rules) := {
 	"carrying": {field: firing(ons, field) | some field in carried(ons)},
 	"actions": {action: joined(listing(ons, action), anywhere) | some action in listed(ons)},
 } if {
-	# [type, pack id, i, what it fires on] of each rule: config.fires_on read once per rule
-	ons := [[rule_type, pack_id, i, config.fires_on[rule_type][pack_id][i]] |
+	# [type, position, what it fires on] of each rule: config.fires_on read once per rule
+	ons := [[rule_type, at, config.fires_on[rule_type][at]] |
 		some rule_type, refs in rules
-		some [pack_id, i] in refs
+		some at in refs
 	]
 	anywhere := firing(ons, "any")
 }
 
-# Two groups (type -> [pack id, i]) as one.
+# Two groups (type -> positions) as one.
 joined(group, other) := {rule_type: array.concat(object.get(group, rule_type, []), object.get(other, rule_type, [])) |
 	some rule_type in (object.keys(group) | object.keys(other))
 }
 
 # The rules that fire on `on`: "any" action, or any action carrying that field.
 firing(ons, on) := {rule_type: refs |
-	some rule_type in {t | some [t, _, _, fires_on] in ons; fires_on == on}
-	refs := [[pack_id, i] | some [t, pack_id, i, fires_on] in ons; t == rule_type; fires_on == on]
+	some rule_type in {t | some [t, _, fires_on] in ons; fires_on == on}
+	refs := [at | some [t, at, fires_on] in ons; t == rule_type; fires_on == on]
 }
 
 # The rules that list the action type.
 listing(ons, action) := {rule_type: refs |
-	some rule_type in {t | some [t, _, _, fires_on] in ons; lists(fires_on, action)}
-	refs := [[pack_id, i] | some [t, pack_id, i, fires_on] in ons; t == rule_type; lists(fires_on, action)]
+	some rule_type in {t | some [t, _, fires_on] in ons; lists(fires_on, action)}
+	refs := [at | some [t, at, fires_on] in ons; t == rule_type; lists(fires_on, action)]
 }
 
 lists(fires_on, action) if {
@@ -344,43 +345,47 @@ lists(fires_on, action) if {
 
 # The action fields some of the rules need the action to carry.
 carried(ons) := {fires_on |
-	some [_, _, _, fires_on] in ons
+	some [_, _, fires_on] in ons
 	is_string(fires_on)
 	fires_on != "any"
 }
 
 # The action types some of the rules list.
 listed(ons) := {action |
-	some [_, _, _, fires_on] in ons
+	some [_, _, fires_on] in ons
 	is_array(fires_on)
 	some action in fires_on
 }
 
-# pack id -> rule type -> [position in config.rules[type][pack id], rule id] of its
-# rules: built once (a complete rule, which OPA evaluates once per query), so a table
-# visits its own packs' rules, never every rule type or every pack.
+# pack id -> rule type -> [position in config.rules[type], rule id] of its rules, in
+# the pack's order (config.packs holds each rule's position as `at`): built once (a
+# complete rule, which OPA evaluates once per query), so a table visits its own packs'
+# rules, never every rule type or every pack.
 # (A comprehension, not an object rule: OPA evaluates a complete rule once per query,
 # an object rule again for every pack id it is asked for.)
 # regal ignore:prefer-set-or-object-rule
 rule_index := {pack_id: by_type |
-	some pack_id, _ in config.packs
-	by_type := {rule_type: [[i, rule.id] | some i, rule in by_pack[pack_id]] |
-		some rule_type, by_pack in config.rules
-		by_pack[pack_id]
+	some pack_id, pack in config.packs
+	by_type := {rule_type: sort([[rule.at, rule_id] |
+		some rule_id, rule in pack.rules
+		rule.type == rule_type
+	]) |
+		some rule_type in {rule.type | some rule in pack.rules}
 	}
 }
 
 # Escalation rules of the attached packs (SPEC: suppressed or not), largest priority
 # first, then pack id, then rule order.
-routes(attached) := [[pack_id, i] |
-	some [_, pack_id, _, i] in sort([[0 - rule.priority, pack_id, rule.order, i] |
+routes(attached) := [at |
+	some [_, _, _, at] in sort([[0 - rule.priority, pack_id, rule.order, at] |
 		some pack_id, _ in attached
-		some i, rule in config.rules.escalation[pack_id]
+		some [at, _] in rule_index[pack_id].escalation
+		rule := config.rules.escalation[at]
 	])
 ]
 
-# pack id -> rule id -> [[position, pack id, i, actions]]: for each rule of the attached
-# packs, the escalation rules (config.rules.escalation[pack id][i]) whose match a
+# pack id -> rule id -> [[position, at, actions]]: for each rule of the attached packs,
+# the escalation rules (config.rules.escalation[at]) whose match a
 # violation of it satisfies in all but `actions` (rules.escalation.matches_rule), at their
 # position in the order they win (routes). A decision routes its require_approval
 # violations through these entries alone, checking only `actions`. A rule that no
@@ -393,9 +398,9 @@ route_index(attached) := {pack_id: by_rule |
 	by_rule := {rule_id: candidates |
 		some rule_id, rule in pack.rules
 		rule.type != "escalation"
-		candidates := [[position, route_pack, i, route.match.actions] |
-			some position, [route_pack, i] in ordered
-			route := config.rules.escalation[route_pack][i]
+		candidates := [[position, at, route.match.actions] |
+			some position, at in ordered
+			route := config.rules.escalation[at]
 			escalation.matches_rule(route.match, pack_id, rule_id, pack.category)
 		]
 		count(candidates) > 0
@@ -421,7 +426,7 @@ input_pack(pack_id) := input_table.packs[pack_id] if {
 	is_string(pack_id) # the head's lookup decides: undefined, and the base's is taken
 } else := config.resolved.base.packs[pack_id]
 
-# The groups (type -> [pack id, i]) of the agent's active rules (by_firing) that fire on
+# The groups (type -> positions in config.rules[type]) of the agent's active rules (by_firing) that fire on
 # the input's action: its type's (which holds the rules of any action too), or else those
 # of any action, and those of each field the action carries. No rule is in two of them.
 # (Each group is looked up by its field, from the catalog's list of them: OPA's default
@@ -439,8 +444,8 @@ input_groups := array.concat(
 
 # The types of the agent's unsuppressed rules that can fire on the input's action:
 # main.rego evaluates only these, and each walks only its own rules of the groups
-# (`some group in precedence.input_groups; some [pack_id, i] in group.<type>`, the
-# positions in config.rules[type][pack id]).
+# (`some group in precedence.input_groups; some at in group.<type>`, the positions in
+# config.rules[type]).
 input_types contains rule_type if {
 	some group in input_groups
 	some rule_type, _ in group

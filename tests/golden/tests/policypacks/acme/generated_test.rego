@@ -95,7 +95,7 @@ pack_table(table, pack_id) := {
 	"suppressed": [entry | some entry in table.suppressed; entry.pack == pack_id],
 	"routes": {pack_id: {rule_id: narrowed |
 		some rule_id, candidates in object.get(table.routes, pack_id, {})
-		narrowed := [c | some c in candidates; c[1] == pack_id]
+		narrowed := [c | some c in candidates; policy.config.rules.escalation[c[1]].pack == pack_id]
 		count(narrowed) > 0
 	}},
 }
@@ -106,7 +106,7 @@ pack_groups(groups, pack_id) := {narrowed |
 	some group in groups
 	narrowed := {rule_type: refs |
 		some rule_type, all_refs in group
-		refs := [ref | some ref in all_refs; ref[0] == pack_id]
+		refs := [at | some at in all_refs; policy.config.rules[rule_type][at].pack == pack_id]
 		count(refs) > 0
 	}
 }

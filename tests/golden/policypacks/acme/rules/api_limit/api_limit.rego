@@ -13,8 +13,9 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	input.action.type == "api_call"
 	some group in precedence.input_groups
-	some [pack_id, i] in group.api_limit
-	rule := config.rules.api_limit[pack_id][i]
+	some at in group.api_limit
+	rule := config.rules.api_limit[at]
+	pack_id := rule.pack
 	counted(rule.api, input.action)
 	nth := counting.already(input, ["apis", rule.api, rule.period]) + 1
 	nth > rule.max

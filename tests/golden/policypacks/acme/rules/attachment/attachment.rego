@@ -16,8 +16,9 @@ import data.policypacks.acme.precedence
 applicable contains [pack_id, rule] if {
 	is_array(input.action.attachments)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.attachment
-	rule := config.rules.attachment[pack_id][i]
+	some at in group.attachment
+	rule := config.rules.attachment[at]
+	pack_id := rule.pack
 }
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {

@@ -12,7 +12,8 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": "the rule's condition holds"} if {
 	some group in precedence.input_groups
-	some [pack_id, i] in group.condition
-	rule := config.rules.condition[pack_id][i]
+	some at in group.condition
+	rule := config.rules.condition[at]
+	pack_id := rule.pack
 	conditions.holds(rule.when, input)
 }

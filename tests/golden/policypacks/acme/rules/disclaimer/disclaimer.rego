@@ -15,8 +15,9 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.disclaimer
-	rule := config.rules.disclaimer[pack_id][i]
+	some at in group.disclaimer
+	rule := config.rules.disclaimer[at]
+	pack_id := rule.pack
 	not contains(body, rule.text)
 	on_topic(rule.when_topics, input.action.content)
 	conditions.holds(rule.when, input)

@@ -10,21 +10,22 @@ package policypacks.acme.rules.escalation
 import data.policypacks.acme.config
 
 # The approval of a require_approval decision, given the escalation rules that may route
-# its require_approval violations (`candidates`: [position, pack id, i, actions] from the
+# its require_approval violations (`candidates`: [position, at, actions] from the
 # agent's table, precedence.route_index, where the position is the order the rules win
-# in: largest priority first, then pack id, then rule order): the first whose `actions`
-# (if listed) hold the action's type.
+# in: largest priority first, then pack id, then rule order, and `at` the rule's place
+# in config.rules.escalation): the first whose `actions` (if listed) hold the action's
+# type.
 route(candidates, action) := {
 	"approvers": rule.approvers,
 	"timeout_seconds": rule.timeout_seconds,
 	"fallback": rule.fallback,
-	"route": sprintf("%s/%s", [pack_id, rule.id]),
+	"route": sprintf("%s/%s", [rule.pack, rule.id]),
 } if {
-	[_, pack_id, i] := sort([[position, pack_id, i] |
-		some [position, pack_id, i, actions] in candidates
+	[_, at] := sort([[position, at] |
+		some [position, at, actions] in candidates
 		listed_or_null(actions, action.type)
 	])[0]
-	rule := config.rules.escalation[pack_id][i]
+	rule := config.rules.escalation[at]
 } else := object.union(config.identity.escalation, {"route": "identity"})
 
 # Whether a violation of this rule satisfies every key the route's `match` lists among

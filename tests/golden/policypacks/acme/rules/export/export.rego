@@ -15,8 +15,9 @@ import data.policypacks.acme.precedence
 covering contains [pack_id, rule] if {
 	input.action.type == "export_data"
 	some group in precedence.input_groups
-	some [pack_id, i] in group.export
-	rule := config.rules.export[pack_id][i]
+	some at in group.export
+	rule := config.rules.export[at]
+	pack_id := rule.pack
 	data_governance.in_scope(rule.classes, input.action)
 }
 

@@ -16,8 +16,9 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.formatting
-	rule := config.rules.formatting[pack_id][i]
+	some at in group.formatting
+	rule := config.rules.formatting[at]
+	pack_id := rule.pack
 	is_number(rule.max_length)
 	count(body) > rule.max_length
 	message := sprintf("the text is %d characters long, over the limit of %d", [count(body), rule.max_length])
@@ -26,8 +27,9 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.formatting
-	rule := config.rules.formatting[pack_id][i]
+	some at in group.formatting
+	rule := config.rules.formatting[at]
+	pack_id := rule.pack
 	is_string(rule.forbid_any)
 	regex.match(rule.forbid_any, body) # every forbidden pattern at once: most texts stop here
 	some pattern in rule.forbid
@@ -38,8 +40,9 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.formatting
-	rule := config.rules.formatting[pack_id][i]
+	some at in group.formatting
+	rule := config.rules.formatting[at]
+	pack_id := rule.pack
 	some pattern in rule.require
 	not regex.match(pattern, body)
 	message := sprintf("the text lacks the required pattern %q", [pattern])

@@ -76,8 +76,9 @@ exposures contains [pack_id, rule, found] if {
 outgoing := [[pack_id, rule] |
 	is_object(input.action.content)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.pii
-	rule := config.rules.pii[pack_id][i]
+	some at in group.pii
+	rule := config.rules.pii[at]
+	pack_id := rule.pack
 	not allowed_recipient(input.action, rule.allow_domains)
 ]
 

@@ -15,8 +15,9 @@ import data.policypacks.acme.precedence
 covering contains [pack_id, rule] if {
 	is_object(input.action.data)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.privacy
-	rule := config.rules.privacy[pack_id][i]
+	some at in group.privacy
+	rule := config.rules.privacy[at]
+	pack_id := rule.pack
 }
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {

@@ -15,8 +15,9 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.prohibited_topics
-	rule := config.rules.prohibited_topics[pack_id][i]
+	some at in group.prohibited_topics
+	rule := config.rules.prohibited_topics[at]
+	pack_id := rule.pack
 	is_string(rule.any)
 	regex.match(rule.any, body) # every topic at once: most texts stop here
 	some topic in rule.topics
@@ -29,8 +30,9 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	some label in input.action.content.topics
 	some group in precedence.input_groups
-	some [pack_id, i] in group.prohibited_topics
-	rule := config.rules.prohibited_topics[pack_id][i]
+	some at in group.prohibited_topics
+	rule := config.rules.prohibited_topics[at]
+	pack_id := rule.pack
 	some topic in rule.topics
 	topic.name == label
 	message := sprintf("mentions the prohibited topic %q", [topic.name])

@@ -12,8 +12,9 @@ import data.policypacks.acme.precedence
 
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	some group in precedence.input_groups
-	some [pack_id, i] in group.rate_limit
-	rule := config.rules.rate_limit[pack_id][i]
+	some at in group.rate_limit
+	rule := config.rules.rate_limit[at]
+	pack_id := rule.pack
 	nth := counting.already(input, ["actions", rule.action, rule.period]) + 1
 	nth > rule.max
 	message := counting.over_limit(nth, rule.action, rule.period, rule.max)

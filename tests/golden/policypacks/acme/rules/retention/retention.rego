@@ -14,8 +14,9 @@ import data.policypacks.acme.precedence
 covering contains [pack_id, rule] if {
 	input.action.type == "store_data"
 	some group in precedence.input_groups
-	some [pack_id, i] in group.retention
-	rule := config.rules.retention[pack_id][i]
+	some at in group.retention
+	rule := config.rules.retention[at]
+	pack_id := rule.pack
 	data_governance.in_scope(rule.classes, input.action)
 }
 

@@ -24,8 +24,9 @@ obligation contains {"pack": pack_id, "rule": rule.id, "obligation": append} if 
 # [pack id, rule] of the signature rules this action breaks.
 unsigned contains [pack_id, rule] if {
 	some group in precedence.input_groups
-	some [pack_id, i] in group.signature
-	rule := config.rules.signature[pack_id][i]
+	some at in group.signature
+	rule := config.rules.signature[at]
+	pack_id := rule.pack
 	not signed(input.action, rule.ending)
 }
 

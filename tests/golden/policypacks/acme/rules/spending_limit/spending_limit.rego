@@ -14,8 +14,9 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	is_number(input.action.amount)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.spending_limit
-	rule := config.rules.spending_limit[pack_id][i]
+	some at in group.spending_limit
+	rule := config.rules.spending_limit[at]
+	pack_id := rule.pack
 	upper(object.get(input.action, "currency", rule.currency)) == rule.currency # missing: the rule's
 	total := input.action.amount + spent_before(input, rule.period)
 	total > rule.max

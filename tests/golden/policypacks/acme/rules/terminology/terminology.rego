@@ -13,8 +13,9 @@ import data.policypacks.acme.precedence
 violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.terminology
-	rule := config.rules.terminology[pack_id][i]
+	some at in group.terminology
+	rule := config.rules.terminology[at]
+	pack_id := rule.pack
 	regex.match(rule.any, body) # one alternation of every term: most texts stop here
 	some entry in rule.terms
 	regex.match(entry.pattern, body)

@@ -15,8 +15,9 @@ import data.policypacks.acme.precedence
 # The sharing rules of the agent's packs that select this action.
 selecting contains [pack_id, rule] if {
 	some group in precedence.input_groups
-	some [pack_id, i] in group.third_party_sharing
-	rule := config.rules.third_party_sharing[pack_id][i]
+	some at in group.third_party_sharing
+	rule := config.rules.third_party_sharing[at]
+	pack_id := rule.pack
 }
 
 # The recipient's domain when it lies outside the identity's internalDomains (undefined

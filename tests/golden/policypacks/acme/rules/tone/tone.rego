@@ -16,8 +16,9 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	labelled(input.action.content)
 	label := input.action.content.tone
 	some group in precedence.input_groups
-	some [pack_id, i] in group.tone
-	rule := config.rules.tone[pack_id][i]
+	some at in group.tone
+	rule := config.rules.tone[at]
+	pack_id := rule.pack
 	rule.allowed != null
 	not label in rule.allowed
 	message := sprintf("the tone %v is not allowed (allowed: %s)", [json.marshal(label), text.quoted_list(rule.allowed)])
@@ -28,8 +29,9 @@ violation contains {"pack": pack_id, "rule": rule.id, "message": message} if {
 	not labelled(input.action.content)
 	body := text.action_text(input.action)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.tone
-	rule := config.rules.tone[pack_id][i]
+	some at in group.tone
+	rule := config.rules.tone[at]
+	pack_id := rule.pack
 	some band in rule.disallowed
 	regex.match(band.any, body) # the band's markers as one alternation: most texts stop here
 	found := {hit | some pattern in band.patterns; some hit in regex.find_n(pattern, body, 1)}

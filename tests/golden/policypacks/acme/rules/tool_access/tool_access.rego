@@ -37,8 +37,9 @@ concerned contains [pack_id, rule, name] if {
 	name := input.action.tool.name
 	is_string(name)
 	some group in precedence.input_groups
-	some [pack_id, i] in group.tool_access
-	rule := config.rules.tool_access[pack_id][i]
+	some at in group.tool_access
+	rule := config.rules.tool_access[at]
+	pack_id := rule.pack
 	covers(rule.tools_patterns, name)
 }
 
