@@ -301,8 +301,8 @@ active_rules(attached, dropped) := {rule_type: refs |
 	]
 }
 
-# The active rules (type -> positions in config.rules[type]) grouped by what each can fire on
-# (config.fires_on, from its rule type's catalog module): `any` action, any action
+# The active rules (type -> positions in config.rules[type]) grouped by what each can
+# fire on (config.fires_on, from its rule type's catalog module): `any` action, any action
 # `carrying` a field (`content`, `data`, `attachments`, `tool`), or the listed `actions`
 # (an action type -> the rules that list it, and those of `any`: an action of a listed
 # type reads that group alone). A decision takes the groups its action fires
@@ -385,8 +385,8 @@ routes(attached) := [at |
 ]
 
 # pack id -> rule id -> [[position, at, actions]]: for each rule of the attached packs,
-# the escalation rules (config.rules.escalation[at]) whose match a
-# violation of it satisfies in all but `actions` (rules.escalation.matches_rule), at their
+# the escalation rules (config.rules.escalation[at]) whose match a violation of it
+# satisfies in all but `actions` (rules.escalation.matches_rule), at their
 # position in the order they win (routes). A decision routes its require_approval
 # violations through these entries alone, checking only `actions`. A rule that no
 # escalation rule can route has no entry.
@@ -426,9 +426,10 @@ input_pack(pack_id) := input_table.packs[pack_id] if {
 	is_string(pack_id) # the head's lookup decides: undefined, and the base's is taken
 } else := config.resolved.base.packs[pack_id]
 
-# The groups (type -> positions in config.rules[type]) of the agent's active rules (by_firing) that fire on
-# the input's action: its type's (which holds the rules of any action too), or else those
-# of any action, and those of each field the action carries. No rule is in two of them.
+# The groups (type -> positions in config.rules[type]) of the agent's active rules
+# (by_firing) that fire on the input's action: its type's (which holds the rules of any
+# action too), or else those of any action, and those of each field the action carries.
+# No rule is in two of them.
 # (Each group is looked up by its field, from the catalog's list of them: OPA's default
 # store would convert every group of the table to iterate them, some 90 allocations.)
 input_groups := array.concat(
