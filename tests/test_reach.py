@@ -113,6 +113,11 @@ def nothing(doc: dict[str, Any]) -> bool:
 
 
 NEW_AGENT = "apiVersion: policypacks/v1\nkind: Agent\nmetadata: {id: new-bot}\nspec: {packs: []}\n"
+# A pack no agent attaches, whose id sorts before every other: its rules come first in
+# config.rules, so the other rules' positions there move.
+NEW_PACK = ("apiVersion: policypacks/v1\nkind: PolicyPack\nmetadata: {id: aaa-unused, category: safety}\n"
+            "spec: {enforcement: block, scope: none, rules: [{id: cap, type: spending_limit, max: 1, period: day},\n"
+            "  {id: route, type: escalation, match: {categories: [safety]}, approvers: [x]}]}\n")
 Edits = dict[str, tuple[str, str]]
 # change             file: (text, replaced by)                                   reaches         skips at least
 CHANGES: list[tuple[str, Edits, Callable[[dict[str, Any]], bool], float]] = [
@@ -120,6 +125,7 @@ CHANGES: list[tuple[str, Edits, Callable[[dict[str, Any]], bool], float]] = [
     ("one agent's pack", {"packs/casual-tone.yaml": ("[friendly, casual]", "[friendly]")},
                                                                                  support_bot_content, 0.7),
     ("an agent added",   {"agents/new-bot.yaml": ("", NEW_AGENT)},                  nothing,             1.0),
+    ("an unused pack",   {"packs/aaa-unused.yaml": ("", NEW_PACK)},                 nothing,             1.0),
     ("internal domains", {"identity.yaml": ("[acme.com]", "[acme.com, acme.io]")}, declared,            0.0),
     ("a waiver expiry",  {"waivers/sales-bot-gbp-refunds.yaml": ("2027-06-30", "2027-07-30")},
                                                                                  sales_bot,           0.7),

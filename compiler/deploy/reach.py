@@ -6,9 +6,10 @@ that input. Since the build resolves precedence into per-agent tables
 (compiler/resolve.py), what it reads is narrow: the identity, the agent's table (and
 the base's packs when it applies), the groups of its rules that fire on the action
 (precedence.rego: input_groups), the rules those groups name, their violation fields,
-the agent's waivers and the escalation rules. ``reached`` is exactly that part of the
-``config`` document, a document OPA can decide the input with in place of the whole
-(tests/test_reach.py decides inputs both ways and requires the same decisions).
+the agent's waivers and the escalation rules its table's routes name. ``reached`` is
+exactly that part of the ``config`` document, a document OPA can decide the input with
+in place of the whole (tests/test_reach.py decides inputs both ways and requires the
+same decisions).
 
 When two bundles have the same Rego and the same reached data for an input (revision and
 digest aside, which a decision only echoes), they decide it alike: replay asks neither
@@ -46,30 +47,40 @@ def selector(action_input: Any) -> tuple[str, str, frozenset[str]] | None:
 def reached(config: dict[str, Any], agent: str, kind: str,
             carried: frozenset[str]) -> dict[str, Any]:
     """The part of ``config`` the decision of such an input reads, as a config document
-    of its own: the agent's grouping renumbered 0, a type's rules not fired on kept as
-    nulls so the others keep their positions."""
+    of its own: the agent's table as table 0, with only the groups that fire on the
+    action, and of each rule type only the rules those groups and the table's routes
+    name, renumbered in the order they name them (so a rule elsewhere in the repository,
+    which moves the others' positions in config.rules, reaches nothing)."""
     resolved = config["resolved"]
     declared = agent in config["agents"]
     table = table_of(resolved, agent)
-    grouping = _fired(table["rules"], kind, carried)
-    kept_resolved: dict[str, Any] = {"tables": [{**table, "rules": grouping}] if declared else [],
+    rules: dict[str, list[Any]] = {}
+    renumbered: dict[tuple[str, int], int] = {}
+
+    def keep(rule_type: str, at: int) -> int:
+        if (rule_type, at) not in renumbered:
+            kept = rules.setdefault(rule_type, [])
+            renumbered[(rule_type, at)] = len(kept)
+            kept.append(config["rules"][rule_type][at])
+        return renumbered[(rule_type, at)]
+
+    grouping = _fired(table["rules"], kind, carried, keep)
+    routes = {pack_id: {rule_id: [[position, keep("escalation", at), actions]
+                                  for position, at, actions in candidates]
+                        for rule_id, candidates in by_rule.items()}
+              for pack_id, by_rule in table["routes"].items()}
+    kept_table = {**table, "rules": grouping, "routes": routes}
+    kept_resolved: dict[str, Any] = {"tables": [kept_table] if declared else [],
                                      "agents": {agent: 0} if declared else {}}
     if not declared:
-        kept_resolved["unknown"] = {**table, "rules": grouping}
+        kept_resolved["unknown"] = kept_table
     if table.get("base"):
         kept_resolved["base"] = resolved["base"]
-    # every escalation rule: the table's routes name them by position (precedence.rego)
-    rules: dict[str, list[Any]] = {"escalation": list(config["rules"].get("escalation", []))}
     fields: dict[str, dict[str, Any]] = {}
-    for group in _groups(grouping):
-        for rule_type, refs in group.items():
-            for at in refs:
-                rule = config["rules"][rule_type][at]
-                kept = rules.setdefault(rule_type, [])
-                kept.extend([None] * (at + 1 - len(kept)))
-                kept[at] = rule
-                fields.setdefault(rule["pack"], {})[rule["id"]] = \
-                    config["violation_fields"][rule["pack"]][rule["id"]]
+    for rule_type, kept in rules.items():
+        for rule in kept if rule_type != "escalation" else ():  # never violated
+            fields.setdefault(rule["pack"], {})[rule["id"]] = \
+                config["violation_fields"][rule["pack"]][rule["id"]]
     out: dict[str, Any] = {
         "identity": config["identity"],
         "agents": {agent: config["agents"][agent]} if declared else {},
@@ -84,18 +95,19 @@ def reached(config: dict[str, Any], agent: str, kind: str,
     return out
 
 
-def _fired(grouping: dict[str, Any], kind: str, carried: frozenset[str]) -> dict[str, Any]:
-    """A table's grouping cut to the groups that fire on the action."""
-    out: dict[str, Any] = {"any": grouping["any"], "carrying": {
-        name: group for name, group in grouping["carrying"].items() if name in carried},
-        "actions": {}}
-    if kind in grouping["actions"]:
-        out["actions"][kind] = grouping["actions"][kind]
-    return out
+def _fired(grouping: dict[str, Any], kind: str, carried: frozenset[str],
+           keep: Callable[[str, int], int]) -> dict[str, Any]:
+    """A table's grouping cut to the groups that fire on the action, each rule named by
+    what ``keep`` renumbers it to."""
+    def renumbered(group: dict[str, list[int]]) -> dict[str, list[int]]:
+        return {rule_type: [keep(rule_type, at) for at in refs]
+                for rule_type, refs in sorted(group.items())}
 
-
-def _groups(grouping: dict[str, Any]) -> list[dict[str, Any]]:
-    return [grouping["any"], *grouping["carrying"].values(), *grouping["actions"].values()]
+    return {"any": renumbered(grouping["any"]),
+            "carrying": {name: renumbered(group) for name, group
+                         in sorted(grouping["carrying"].items()) if name in carried},
+            "actions": {kind: renumbered(grouping["actions"][kind])}
+            if kind in grouping["actions"] else {}}
 
 
 def unaffected(old: Bundle, new: Bundle) -> Callable[[Any], bool]:
